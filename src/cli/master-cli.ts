@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { resolveMasterConfig } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
+import { packageVersion } from '../common/version.js';
+import { Master } from '../master/master.js';
+import { openStore } from '../store/index.js';
+import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
+
+/** Flags only; defaults live in the config module so that the layering is in one place. */
+function buildProgram(): Command {
+  return new Command('rc-master')
+    .description('retire-cluster master: device registry, task queue and HTTP API')
+    .version(packageVersion())
+    .option('--host <addr>', 'TCP address for workers (default 0.0.0.0)')
+    .option('--port <n>', 'TCP port for workers; 0 = ephemeral (default 8080)')
+    .option('--http-host <addr>', 'HTTP address (default 0.0.0.0)')
+    .option('--http-port <n>', 'HTTP port; 0 = ephemeral (default 5000)')
+    .option('--data-dir <dir>', 'where the database and master.json live (default ./data)')
+    .option('--config <file>', 'JSON config file (see config/master.example.json)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--heartbeat-interval <seconds>', 'how often workers heartbeat (default 15)')
+    .option('--offline-after <seconds>', 'silence after which a device is offline (default 60)')
+    .option('--lost-after <seconds>', 'silence after which a device\'s tasks move (default 120)')
+    .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)')
+    .option('--join-token <token>', 'token workers must prove to join (env RC_JOIN_TOKEN)')
+    .option('--api-token <token>', 'bearer token for HTTP writes (env RC_API_TOKEN)')
+    .option('--insecure', 'let devices join without a token (lab use only)');
+}
+
+export function main(argv: readonly string[]): void {
+  const program = buildProgram();
+  program.action(() => runMain('rc-master', () => startMaster(givenOptions(program.opts()))));
+  program.parse(argv as string[]);
+}
+
+async function startMaster(flags: Record<string, unknown>): Promise<void> {
+  const config = resolveMasterConfig({ flags, env: process.env, configPath: flags['config'] as string | undefined });
+  const log = createLogger({ level: config.log_level, name: 'rc-master' });
+  const store = openStore(config.data_dir, log.child({ component: 'store' }));
+  const master = new Master({ config, store, log });
+  onShutdownSignal(() => master.close());
+  try {
+    await master.start();
+  } catch (err) {
+    await master.close();
+    throw err;
+  }
+}

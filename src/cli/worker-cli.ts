@@ -1,0 +1,58 @@
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { parseJoinAddress, resolveWorkerConfig, type WorkerConfig } from '../common/config.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { packageVersion } from '../common/version.js';
+import { loadOrCreateDeviceId } from '../worker/identity.js';
+import { createMetricsSampler } from '../worker/metrics.js';
+import { collectProfile } from '../worker/profile.js';
+import { Worker } from '../worker/worker.js';
+import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
+
+function buildProgram(): Command {
+  return new Command('rc-worker')
+    .description('retire-cluster worker: joins a master, reports this device, runs its tasks')
+    .version(packageVersion())
+    .option('--join <host[:port]>', 'the master to join (env RC_JOIN); port defaults to 8080')
+    .option('--device-id <id>', 'device id (default: generated once, kept in the data dir)')
+    .option('--data-dir <dir>', 'worker state (default ~/.retire-cluster)')
+    .option('--role <role>', 'role label used for matching (default worker)')
+    .option('--tags <a,b>', 'comma-separated tags used for matching')
+    .option('--max-tasks <n>', 'tasks run at once (default 2)')
+    .option('--config <file>', 'JSON config file (see config/worker.example.json)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--token <token>', 'join token from the master (env RC_JOIN_TOKEN)')
+    .option('--backoff-base <seconds>', 'first reconnect delay ceiling (default 1)')
+    .option('--backoff-max <seconds>', 'largest reconnect delay (default 60)')
+    .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)');
+}
+
+export function main(argv: readonly string[]): void {
+  const program = buildProgram();
+  program.action(() => runMain('rc-worker', () => startWorker(givenOptions(program.opts()))));
+  program.parse(argv as string[]);
+}
+
+async function startWorker(flags: Record<string, unknown>): Promise<void> {
+  const config = resolveWorkerConfig({ flags, env: process.env, configPath: flags['config'] as string | undefined });
+  if (config.join === null) throw new ConfigError(['--join HOST[:PORT] (or RC_JOIN) is required: the address of the master']);
+  const deviceId = config.device_id ?? loadOrCreateDeviceId(config.data_dir, hostname());
+  const log = createLogger({ level: config.log_level, name: 'rc-worker' }).child({ device_id: deviceId });
+  const worker = createWorker(config, config.join, deviceId, log);
+  onShutdownSignal(() => worker.close());
+  log.info({ master: config.join, data_dir: config.data_dir }, 'worker starting');
+  worker.start();
+}
+
+function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, log: ReturnType<typeof createLogger>): Worker {
+  const sampler = createMetricsSampler({ dataDir: config.data_dir });
+  return new Worker({
+    config,
+    log,
+    deviceId,
+    master: parseJoinAddress(join),
+    collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: [] }),
+    sampleMetrics: (active) => sampler.sample(active),
+  });
+}

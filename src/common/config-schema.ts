@@ -1,0 +1,144 @@
+/**
+ * The shape of master and worker configuration: TypeScript types, the JSON
+ * Schemas that validate a merged config, and where each setting may come
+ * from (flag, environment variable). `config.ts` does the layering; this
+ * file only describes. Keep `config/README.md` and the example files in step
+ * (test/unit/config.test.ts checks both).
+ */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface MasterConfig {
+  host: string;
+  port: number;
+  http_host: string;
+  http_port: number;
+  data_dir: string;
+  log_level: LogLevel;
+  heartbeat_interval_s: number;
+  offline_after_s: number;
+  lost_after_s: number;
+  heartbeat_retention_s: number;
+  max_line_bytes: number;
+  join_token: string | null;
+  api_token: string | null;
+  insecure: boolean;
+}
+
+export interface WorkerConfig {
+  join: string | null;
+  device_id: string | null;
+  data_dir: string;
+  role: string;
+  tags: string[];
+  max_tasks: number;
+  log_level: LogLevel;
+  token: string | null;
+  backoff_base_s: number;
+  backoff_max_s: number;
+  max_line_bytes: number;
+}
+
+/** Where a setting may come from besides the config file. `flag` is the kebab-case long option without `--`. */
+export interface SettingSource {
+  readonly flag?: string;
+  readonly env: string;
+}
+
+export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>> = {
+  host: { flag: 'host', env: 'RC_HOST' },
+  port: { flag: 'port', env: 'RC_PORT' },
+  http_host: { flag: 'http-host', env: 'RC_HTTP_HOST' },
+  http_port: { flag: 'http-port', env: 'RC_HTTP_PORT' },
+  data_dir: { flag: 'data-dir', env: 'RC_DATA_DIR' },
+  log_level: { flag: 'log-level', env: 'RC_LOG_LEVEL' },
+  heartbeat_interval_s: { flag: 'heartbeat-interval', env: 'RC_HEARTBEAT_INTERVAL' },
+  offline_after_s: { flag: 'offline-after', env: 'RC_OFFLINE_AFTER' },
+  lost_after_s: { flag: 'lost-after', env: 'RC_LOST_AFTER' },
+  heartbeat_retention_s: { env: 'RC_HEARTBEAT_RETENTION' },
+  max_line_bytes: { flag: 'max-line-bytes', env: 'RC_MAX_LINE_BYTES' },
+  join_token: { flag: 'join-token', env: 'RC_JOIN_TOKEN' },
+  api_token: { flag: 'api-token', env: 'RC_API_TOKEN' },
+  insecure: { flag: 'insecure', env: 'RC_INSECURE' },
+};
+
+export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
+  join: { flag: 'join', env: 'RC_JOIN' },
+  device_id: { flag: 'device-id', env: 'RC_DEVICE_ID' },
+  data_dir: { flag: 'data-dir', env: 'RC_DATA_DIR' },
+  role: { flag: 'role', env: 'RC_ROLE' },
+  tags: { flag: 'tags', env: 'RC_TAGS' },
+  max_tasks: { flag: 'max-tasks', env: 'RC_MAX_TASKS' },
+  log_level: { flag: 'log-level', env: 'RC_LOG_LEVEL' },
+  // The worker presents the master's join token, so both read one variable.
+  token: { flag: 'token', env: 'RC_JOIN_TOKEN' },
+  backoff_base_s: { flag: 'backoff-base', env: 'RC_BACKOFF_BASE' },
+  backoff_max_s: { flag: 'backoff-max', env: 'RC_BACKOFF_MAX' },
+  max_line_bytes: { flag: 'max-line-bytes', env: 'RC_MAX_LINE_BYTES' },
+};
+
+/** The JSON Schema subset used here; `Record<keyof T, …>` keeps schema keys and the interface in step. */
+export interface PropertySchema {
+  readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  readonly nullable?: true;
+  readonly [keyword: string]: unknown;
+}
+
+export interface ConfigSchema<T> {
+  readonly type: 'object';
+  readonly additionalProperties: false;
+  readonly required: readonly (keyof T & string)[];
+  readonly properties: Readonly<Record<keyof T, PropertySchema>>;
+}
+
+/** Settings whose values never appear in error messages. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['join_token', 'api_token', 'token']);
+
+const PORT = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,31}$';
+const LOG_LEVEL = { type: 'string', enum: LOG_LEVELS } as const;
+const MAX_LINE_BYTES = { type: 'integer', minimum: 1024, maximum: 67_108_864 } as const;
+// A token shorter than this is guessable; the master refuses it, so the worker does too.
+const TOKEN = { type: 'string', nullable: true, minLength: 8 } as const;
+
+export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(MASTER_SOURCES) as (keyof MasterConfig)[],
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: PORT,
+    http_host: { type: 'string', minLength: 1 },
+    http_port: PORT,
+    data_dir: { type: 'string', minLength: 1 },
+    log_level: LOG_LEVEL,
+    heartbeat_interval_s: { type: 'number', minimum: 0.2, maximum: 3600 },
+    offline_after_s: { type: 'number', exclusiveMinimum: 0 },
+    lost_after_s: { type: 'number', exclusiveMinimum: 0 },
+    heartbeat_retention_s: { type: 'integer', minimum: 60 },
+    max_line_bytes: MAX_LINE_BYTES,
+    join_token: TOKEN,
+    api_token: TOKEN,
+    insecure: { type: 'boolean' },
+  },
+};
+
+export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(WORKER_SOURCES) as (keyof WorkerConfig)[],
+  properties: {
+    join: { type: 'string', nullable: true, minLength: 1 },
+    device_id: { type: 'string', nullable: true, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+    data_dir: { type: 'string', minLength: 1 },
+    role: { type: 'string', pattern: NAME_PATTERN },
+    tags: { type: 'array', items: { type: 'string', pattern: NAME_PATTERN }, maxItems: 32, uniqueItems: true },
+    max_tasks: { type: 'integer', minimum: 1, maximum: 256 },
+    log_level: LOG_LEVEL,
+    token: TOKEN,
+    backoff_base_s: { type: 'number', minimum: 0.01 },
+    backoff_max_s: { type: 'number', minimum: 0.01 },
+    max_line_bytes: MAX_LINE_BYTES,
+  },
+};

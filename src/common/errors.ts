@@ -1,0 +1,74 @@
+/**
+ * One error class for the whole project. Every failure that crosses a
+ * boundary (wire, HTTP, CLI) carries a stable `RC_ERR_<AREA>_<WHAT>` code;
+ * PROTOCOL.md §9 lists them and a unit test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  RC_ERR_PROTO_LINE_TOO_LONG: 'A frame exceeded the line limit; the connection is closed.',
+  RC_ERR_PROTO_INVALID_JSON: 'A frame was not valid UTF-8 JSON.',
+  RC_ERR_PROTO_INVALID_ENVELOPE: 'The envelope is not an object or misses/mistypes an envelope field.',
+  RC_ERR_PROTO_UNKNOWN_TYPE: 'message_type is not one this peer knows.',
+  RC_ERR_PROTO_SCHEMA: 'The data of a known message type breaks its JSON Schema.',
+  RC_ERR_PROTO_UNEXPECTED: 'The message type is valid but not accepted in this direction or state.',
+  RC_ERR_PROTO_VERSION: 'The peer speaks a protocol major version this peer does not support.',
+  RC_ERR_DEVICE_UNKNOWN: 'The sender is not a registered device; register first.',
+  RC_ERR_DEVICE_ID_MISMATCH: 'A connection tried to speak for a device id other than the one it registered.',
+  RC_ERR_NOT_FOUND: 'The requested device or resource does not exist.',
+  RC_ERR_INTERNAL: 'The peer failed while handling a valid message; it stays up.',
+  RC_ERR_STORE: 'The store could not read or write; nothing acknowledged was lost.',
+  RC_ERR_CONFIG: 'A configuration value (file, environment or flag) is invalid.',
+  RC_ERR_HTTP_BAD_REQUEST: 'An HTTP request is malformed or has invalid parameters.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface RcErrorOptions {
+  /** HTTP status to answer with when this error reaches the HTTP boundary. */
+  status?: number;
+  cause?: unknown;
+  /** Structured detail safe to show a client (e.g. schema violations). */
+  details?: unknown;
+}
+
+export class RcError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, opts: RcErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RcError';
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.details = opts.details;
+  }
+}
+
+/** Wire-level failures: the frame is bad, not the peer (except LINE_TOO_LONG). */
+export class ProtocolError extends RcError {
+  constructor(code: ErrorCode, message: string, opts: RcErrorOptions = {}) {
+    super(code, message, { status: 400, ...opts });
+    this.name = 'ProtocolError';
+  }
+}
+
+export class ConfigError extends RcError {
+  /** Every violation found, one line each, so a user fixes them all at once. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('RC_ERR_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { status: 400 });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export class StoreError extends RcError {
+  constructor(message: string, cause?: unknown) {
+    super('RC_ERR_STORE', message, { status: 503, cause });
+    this.name = 'StoreError';
+  }
+}
+
+export function isRcError(err: unknown): err is RcError {
+  return err instanceof RcError;
+}

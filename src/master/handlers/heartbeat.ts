@@ -1,0 +1,19 @@
+import { ProtocolError } from '../../common/errors.js';
+import { createAck } from '../../protocol/codec.js';
+import { MASTER_ID, type Envelope, type HeartbeatData } from '../../protocol/types.js';
+import type { Connection } from '../../transport/connection.js';
+import { normalizeMetrics } from '../normalize.js';
+import type { HandlerContext } from './context.js';
+
+/** PROTOCOL §5.2: record metrics; an unknown device is told to register again. */
+export function handleHeartbeat(msg: Envelope<'heartbeat', HeartbeatData>, conn: Connection, ctx: HandlerContext): void {
+  const claimed = msg.data.device_id ?? msg.sender_id;
+  if (conn.deviceId !== null && claimed !== conn.deviceId) {
+    throw new ProtocolError('RC_ERR_DEVICE_ID_MISMATCH', `this connection is registered as ${conn.deviceId}, not ${claimed}`);
+  }
+  const deviceId = conn.deviceId ?? claimed;
+  if (!ctx.registry.heartbeat(deviceId, normalizeMetrics(msg.data.metrics))) {
+    throw new ProtocolError('RC_ERR_DEVICE_UNKNOWN', `device ${deviceId} is not registered; send register first`);
+  }
+  conn.send(createAck(msg, { heartbeat_interval: ctx.heartbeatIntervalS }, MASTER_ID));
+}

@@ -1,0 +1,192 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../common/clock.js';
+import type { MasterConfig } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import { packageVersion } from '../common/version.js';
+import { buildHttpServer } from '../http/server.js';
+import { MASTER_ID } from '../protocol/types.js';
+import type { Store } from '../store/store.js';
+import { Connection } from '../transport/connection.js';
+import { handleMessage, type HandlerContext } from './handlers/index.js';
+import { livenessTickMs } from './liveness.js';
+import { DeviceRegistry } from './registry.js';
+
+export interface MasterDeps {
+  config: Readonly<MasterConfig>;
+  store: Store;
+  log: Logger;
+  clock?: Clock;
+}
+
+export interface BoundPorts {
+  tcp_port: number;
+  http_port: number;
+}
+
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+
+/** The composition root: wires store, registry, wire handlers and HTTP. */
+export class Master {
+  readonly registry: DeviceRegistry;
+  readonly #deps: MasterDeps;
+  readonly #log: Logger;
+  readonly #connections = new Set<Connection>();
+  readonly #deviceConnections = new Map<string, Connection>();
+  readonly #ctx: HandlerContext;
+  readonly #startedAtMs = Date.now();
+  #tcp: Server | null = null;
+  #http: FastifyInstance | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #closing: Promise<void> | null = null;
+
+  constructor(deps: MasterDeps) {
+    this.#deps = deps;
+    this.#log = deps.log;
+    const cfg = deps.config;
+    this.registry = new DeviceRegistry({
+      store: deps.store,
+      clock: deps.clock ?? systemClock,
+      log: deps.log.child({ component: 'registry' }),
+      heartbeatIntervalMs: cfg.heartbeat_interval_s * 1000,
+      offlineAfterMs: cfg.offline_after_s * 1000,
+    });
+    this.#ctx = {
+      registry: this.registry,
+      store: deps.store,
+      log: deps.log.child({ component: 'wire' }),
+      heartbeatIntervalS: cfg.heartbeat_interval_s,
+      attachDevice: (deviceId, conn) => this.#attachDevice(deviceId, conn),
+    };
+  }
+
+  async start(): Promise<BoundPorts> {
+    this.registry.load();
+    const cfg = this.#deps.config;
+    const tcpPort = await this.#listenTcp(cfg.host, cfg.port);
+    this.#http = buildHttpServer({ registry: this.registry, log: this.#log, version: packageVersion(), startedAtMs: this.#startedAtMs });
+    await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
+    const httpPort = (this.#http.server.address() as AddressInfo).port;
+    const ports = { tcp_port: tcpPort, http_port: httpPort };
+    this.#startTimers();
+    this.#writeRuntimeFile(ports);
+    this.#log.info({ host: cfg.host, ...ports, data_dir: cfg.data_dir, devices: this.registry.size }, 'master listening');
+    return ports;
+  }
+
+  /** Serve one peer over any Duplex: TCP, TLS, or an in-memory pair in tests. */
+  handleConnection(stream: Duplex): Connection {
+    const conn = new Connection(
+      stream,
+      { localId: MASTER_ID, maxLineBytes: this.#deps.config.max_line_bytes, log: this.#ctx.log },
+      {
+        onMessage: (msg, c) => handleMessage(msg, c, this.#ctx),
+        onClose: (c) => this.#onConnectionClosed(c),
+      },
+    );
+    this.#connections.add(conn);
+    return conn;
+  }
+
+  /** Idempotent; runs every step even when one fails. */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeSteps();
+    return this.#closing;
+  }
+
+  async #closeSteps(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    const steps: Array<[string, () => unknown]> = [
+      ['tcp', () => this.#closeTcp()],
+      ['http', () => this.#http?.close()],
+      ['heartbeats', () => this.registry.flush()],
+      ['store', () => this.#deps.store.close()],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.#log.error({ err, step: name }, 'shutdown step failed');
+      }
+    }
+    this.#log.info('master stopped');
+  }
+
+  #listenTcp(host: string, port: number): Promise<number> {
+    const server = createServer((socket: Socket) => {
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 30_000);
+      this.handleConnection(socket);
+    });
+    this.#tcp = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.#log.error({ err }, 'tcp server error'));
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  #closeTcp(): Promise<void> {
+    const server = this.#tcp;
+    if (!server) return Promise.resolve();
+    for (const conn of this.#connections) conn.destroy();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  #attachDevice(deviceId: string, conn: Connection): void {
+    const previous = this.#deviceConnections.get(deviceId);
+    conn.deviceId = deviceId;
+    if (previous === conn) return;
+    this.#deviceConnections.set(deviceId, conn);
+    // A re-register from a new socket means the old one is half-open: the newest wins.
+    if (previous && !previous.isClosed) {
+      this.#log.info({ device_id: deviceId, old_conn: previous.id }, 'replacing stale connection');
+      previous.deviceId = null;
+      previous.destroy();
+    }
+    this.registry.setConnected(deviceId, true);
+  }
+
+  #onConnectionClosed(conn: Connection): void {
+    this.#connections.delete(conn);
+    const deviceId = conn.deviceId;
+    if (deviceId === null || this.#deviceConnections.get(deviceId) !== conn) return;
+    this.#deviceConnections.delete(deviceId);
+    this.registry.setConnected(deviceId, false);
+    this.#ctx.log.info({ device_id: deviceId }, 'device disconnected');
+  }
+
+  #startTimers(): void {
+    const cfg = this.#deps.config;
+    const tick = setInterval(() => this.registry.tick(), livenessTickMs(cfg.heartbeat_interval_s * 1000));
+    const prune = setInterval(() => this.#pruneHistory(), PRUNE_EVERY_MS);
+    for (const t of [tick, prune]) t.unref();
+    this.#timers.push(tick, prune);
+  }
+
+  #pruneHistory(): void {
+    const cutoff = Date.now() - this.#deps.config.heartbeat_retention_s * 1000;
+    try {
+      const deleted = this.#deps.store.pruneHeartbeats(cutoff);
+      if (deleted > 0) this.#log.debug({ deleted }, 'heartbeat history pruned');
+    } catch (err) {
+      this.#log.error({ err }, 'heartbeat prune failed');
+    }
+  }
+
+  /** `<data-dir>/master.json` tells tools (and tests) where the master listens, even on port 0. */
+  #writeRuntimeFile(ports: BoundPorts): void {
+    const dir = this.#deps.config.data_dir;
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'master.json');
+    const body = { pid: process.pid, host: this.#deps.config.host, ...ports, started_at: new Date(this.#startedAtMs).toISOString(), version: packageVersion() };
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+}

@@ -1,0 +1,181 @@
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { DeviceEventRow, DeviceProfile, DeviceRecord, DeviceState, HeartbeatRow, Store } from '../store/store.js';
+import { deriveState, type LivenessOptions } from './liveness.js';
+
+export interface RegistryOptions extends LivenessOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Heartbeats are written in batches of at most this many rows… */
+  heartbeatBatchSize?: number;
+  /** …or after this long, whichever comes first. */
+  heartbeatFlushMs?: number;
+}
+
+export interface DeviceFilter {
+  state?: DeviceState | 'all';
+  role?: string;
+}
+
+export interface StateChange {
+  device_id: string;
+  from: DeviceState;
+  to: DeviceState;
+}
+
+const SEVERITY: Record<DeviceState, number> = { online: 0, suspect: 1, offline: 2 };
+
+function isWorse(next: DeviceState, current: DeviceState): boolean {
+  return SEVERITY[next] > SEVERITY[current];
+}
+
+/**
+ * The live device table. Reads are served from memory; every change is written
+ * through to the store. Heartbeat history is batched because at 10k devices it
+ * is ~2k rows/s, and one transaction per row would be the bottleneck.
+ */
+export class DeviceRegistry {
+  readonly #devices = new Map<string, DeviceRecord>();
+  readonly #connected = new Set<string>();
+  readonly #opts: RegistryOptions;
+  #pendingHeartbeats: HeartbeatRow[] = [];
+  #flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: RegistryOptions) {
+    this.#opts = opts;
+  }
+
+  /** Load devices from the store. After a restart nobody has proven to be alive. */
+  load(): void {
+    for (const device of this.#opts.store.loadDevices()) {
+      this.#devices.set(device.device_id, { ...device, state: 'offline' });
+    }
+  }
+
+  get size(): number {
+    return this.#devices.size;
+  }
+
+  get(deviceId: string): DeviceRecord | undefined {
+    return this.#devices.get(deviceId);
+  }
+
+  isConnected(deviceId: string): boolean {
+    return this.#connected.has(deviceId);
+  }
+
+  list(filter: DeviceFilter = {}): DeviceRecord[] {
+    const out: DeviceRecord[] = [];
+    for (const device of this.#devices.values()) {
+      if (filter.state && filter.state !== 'all' && device.state !== filter.state) continue;
+      if (filter.role && device.profile.role !== filter.role) continue;
+      out.push(device);
+    }
+    return out.sort((a, b) => a.device_id.localeCompare(b.device_id));
+  }
+
+  register(deviceId: string, profile: DeviceProfile, ipAddress: string | null): DeviceRecord {
+    const now = this.#opts.clock.now();
+    const previous = this.#devices.get(deviceId);
+    const device: DeviceRecord = {
+      device_id: deviceId,
+      profile,
+      ip_address: ipAddress,
+      state: 'online',
+      first_seen_ms: previous?.first_seen_ms ?? now,
+      last_seen_ms: now,
+      registered_at_ms: now,
+      last_metrics: previous?.last_metrics ?? null,
+    };
+    this.#opts.store.upsertDevice(device);
+    this.#devices.set(deviceId, device);
+    this.#recordEvents([{ device_id: deviceId, ts_ms: now, kind: 'registered', detail: { ip_address: ipAddress, previous_state: previous?.state ?? null } }]);
+    return device;
+  }
+
+  /** Returns false when the device is unknown (it must register first). */
+  heartbeat(deviceId: string, metrics: Record<string, unknown>): boolean {
+    const device = this.#devices.get(deviceId);
+    if (!device) return false;
+    const now = this.#opts.clock.now();
+    device.last_seen_ms = now;
+    device.last_metrics = metrics;
+    if (device.state !== 'online') this.#applyStateChanges([{ device_id: deviceId, from: device.state, to: 'online' }], now);
+    this.#queueHeartbeat({ device_id: deviceId, ts_ms: now, metrics });
+    return true;
+  }
+
+  setConnected(deviceId: string, connected: boolean): void {
+    if (connected === this.#connected.has(deviceId)) return;
+    if (connected) this.#connected.add(deviceId);
+    else this.#connected.delete(deviceId);
+    const kind = connected ? 'connected' : 'disconnected';
+    this.#recordEvents([{ device_id: deviceId, ts_ms: this.#opts.clock.now(), kind, detail: {} }]);
+  }
+
+  /** Re-derive every device's state; persist and return what changed. */
+  tick(): StateChange[] {
+    const now = this.#opts.clock.now();
+    const changes: StateChange[] = [];
+    for (const device of this.#devices.values()) {
+      const next = deriveState(device.last_seen_ms, now, this.#opts);
+      // Time only demotes: coming back up takes a register or heartbeat (after a
+      // restart a recent last_seen proves nothing about the device now).
+      if (isWorse(next, device.state)) changes.push({ device_id: device.device_id, from: device.state, to: next });
+    }
+    if (changes.length > 0) this.#applyStateChanges(changes, now);
+    return changes;
+  }
+
+  /** Write queued heartbeats now (on a timer, and at shutdown). */
+  flush(): void {
+    if (this.#flushTimer !== null) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+    }
+    if (this.#pendingHeartbeats.length === 0) return;
+    const batch = this.#pendingHeartbeats;
+    this.#pendingHeartbeats = [];
+    try {
+      this.#opts.store.recordHeartbeats(batch);
+    } catch (err) {
+      // Heartbeat history is telemetry: losing one batch must not take the master down.
+      this.#opts.log.error({ err, rows: batch.length }, 'heartbeat batch not persisted');
+    }
+  }
+
+  #applyStateChanges(changes: StateChange[], now: number): void {
+    for (const change of changes) {
+      const device = this.#devices.get(change.device_id);
+      if (device) device.state = change.to;
+      this.#opts.log.info({ device_id: change.device_id, from: change.from, to: change.to }, 'device state changed');
+    }
+    try {
+      this.#opts.store.updateDeviceStates(changes.map((c) => ({ device_id: c.device_id, state: c.to })));
+    } catch (err) {
+      this.#opts.log.error({ err }, 'device states not persisted');
+    }
+    this.#recordEvents(changes.map((c) => ({ device_id: c.device_id, ts_ms: now, kind: 'state_changed', detail: { from: c.from, to: c.to } })));
+  }
+
+  #recordEvents(events: DeviceEventRow[]): void {
+    try {
+      this.#opts.store.recordDeviceEvents(events);
+    } catch (err) {
+      this.#opts.log.error({ err, events: events.length }, 'device events not persisted');
+    }
+  }
+
+  #queueHeartbeat(row: HeartbeatRow): void {
+    this.#pendingHeartbeats.push(row);
+    if (this.#pendingHeartbeats.length >= (this.#opts.heartbeatBatchSize ?? 500)) {
+      this.flush();
+      return;
+    }
+    if (this.#flushTimer === null) {
+      this.#flushTimer = setTimeout(() => this.flush(), this.#opts.heartbeatFlushMs ?? 200);
+      this.#flushTimer.unref();
+    }
+  }
+}

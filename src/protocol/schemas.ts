@@ -1,0 +1,156 @@
+/**
+ * JSON Schema validation of wire frames (PROTOCOL §3, §5).
+ *
+ * The schemas in protocol/schema/ are the machine-checked form of
+ * PROTOCOL.md. They are read from disk once, at module load, and compiled
+ * into ajv validators once; validating a frame is then one function call.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { MESSAGE_TYPES, type MessageType } from './types.js';
+
+export interface SchemaViolation {
+  /** JSON Pointer into the frame, e.g. `/data/metrics/cpu_usage` (`` for the frame itself). */
+  path: string;
+  /** Human-readable, e.g. `must be number`. */
+  message: string;
+}
+
+/** More than this many violations tell a peer nothing new and cost bytes. */
+const MAX_VIOLATIONS = 10;
+
+/** Request types whose ack carries a result with a specified shape (PROTOCOL §5). */
+const REPLY_RESULT_DEFINITIONS: Partial<Record<MessageType, string>> = {
+  register: 'register_result',
+  heartbeat: 'heartbeat_result',
+  status: 'status_result',
+  list_devices: 'list_devices_result',
+  device_info: 'device_info_result',
+};
+
+/**
+ * Finds the directory holding `schema/` and `examples/`. Walks up because the
+ * source runs from src/protocol/ and the build from dist/src/protocol/.
+ */
+function findProtocolDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'protocol', 'schema', 'envelope.schema.json'))) return join(dir, 'protocol');
+    if (dirname(dir) === dir) throw new Error(`protocol/schema not found above ${start}`);
+  }
+}
+
+/** Absolute path of protocol/ (schemas, examples) in the package. */
+export const PROTOCOL_DIR: string = findProtocolDir(dirname(fileURLToPath(import.meta.url)));
+
+const SCHEMA_DIR = join(PROTOCOL_DIR, 'schema');
+
+interface LoadedSchema {
+  $id: string;
+  [key: string]: unknown;
+}
+
+function readSchema(name: string): LoadedSchema {
+  const file = join(SCHEMA_DIR, `${name}.schema.json`);
+  const schema: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof schema !== 'object' || schema === null || typeof (schema as { $id?: unknown }).$id !== 'string') {
+    throw new Error(`${file}: not a schema object with a string $id`);
+  }
+  return schema as LoadedSchema;
+}
+
+const commonSchema = readSchema('common');
+const envelopeSchema = readSchema('envelope');
+const messageSchemas = Object.fromEntries(MESSAGE_TYPES.map((type) => [type, readSchema(type)])) as Record<
+  MessageType,
+  LoadedSchema
+>;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+ajv.addSchema([commonSchema, envelopeSchema, ...Object.values(messageSchemas)]);
+
+function compiled(ref: string): ValidateFunction {
+  const validate = ajv.getSchema(ref);
+  if (validate === undefined) throw new Error(`schema ${ref} did not compile`);
+  return validate;
+}
+
+const validateEnvelopeFn = compiled(envelopeSchema.$id);
+const messageValidators = new Map<MessageType, ValidateFunction>(
+  MESSAGE_TYPES.map((type) => [type, compiled(messageSchemas[type].$id)]),
+);
+const replyResultValidators = new Map<MessageType, ValidateFunction>(
+  MESSAGE_TYPES.map((type) => {
+    const definition = REPLY_RESULT_DEFINITIONS[type] ?? 'reply_result';
+    return [type, compiled(`${commonSchema.$id}#/definitions/${definition}`)];
+  }),
+);
+
+const TIMESTAMP_PATTERN: unknown = (commonSchema.definitions as { timestamp_pattern?: { pattern?: unknown } })
+  .timestamp_pattern?.pattern;
+
+/** Rewords the ajv messages a peer would otherwise find cryptic. */
+function describe(error: ErrorObject): string {
+  const message = error.message ?? 'is invalid';
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'type':
+      return `must be ${String(params.type).split(',').join(' or ')}`;
+    case 'enum':
+      return `${message}: ${(params.allowedValues as unknown[]).join(', ')}`;
+    case 'const':
+      return `${message}: ${JSON.stringify(params.allowedValue)}`;
+    case 'pattern':
+      return params.pattern === TIMESTAMP_PATTERN ? 'must be an ISO 8601 date-time, e.g. 2026-11-24T19:00:00.123Z' : message;
+    default:
+      return message;
+  }
+}
+
+function toViolations(errors: ErrorObject[] | null | undefined): SchemaViolation[] {
+  const violations: SchemaViolation[] = [];
+  const seen = new Set<string>();
+  for (const error of errors ?? []) {
+    const violation = { path: error.instancePath, message: describe(error) };
+    const key = `${violation.path}\u0000${violation.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    violations.push(violation);
+    if (violations.length === MAX_VIOLATIONS) break;
+  }
+  return violations;
+}
+
+function run(validate: ValidateFunction, value: unknown): SchemaViolation[] {
+  return validate(value) ? [] : toViolations(validate.errors);
+}
+
+/** Validates a whole parsed frame for `type` (envelope + data). [] means valid. */
+export function validateMessage(type: MessageType, frame: unknown): SchemaViolation[] {
+  const validate = messageValidators.get(type);
+  if (validate === undefined) return [{ path: '/message_type', message: `unknown message type ${String(type)}` }];
+  return run(validate, frame);
+}
+
+/** Validates only the envelope fields (used before the type is known to be valid). */
+export function validateEnvelope(frame: unknown): SchemaViolation[] {
+  return run(validateEnvelopeFn, frame);
+}
+
+/**
+ * Validates `ack.data.result` against the shape PROTOCOL §5 specifies for
+ * replies to `requestType` (register, heartbeat, status, list_devices,
+ * device_info); for other request types only `success` is checked. Paths are
+ * relative to the result object.
+ */
+export function validateReplyResult(requestType: MessageType, result: unknown): SchemaViolation[] {
+  const validate = replyResultValidators.get(requestType);
+  if (validate === undefined) return [{ path: '', message: `unknown message type ${String(requestType)}` }];
+  return run(validate, result);
+}
+
+/** Every schema by message type, as loaded from disk. */
+export function loadMessageSchemas(): Record<MessageType, object> {
+  return { ...messageSchemas };
+}

@@ -1,0 +1,127 @@
+/**
+ * Wire message types. PROTOCOL.md is the normative text; the JSON Schemas in
+ * protocol/schema/ are the machine-checked form. These types mirror them.
+ */
+export const PROTOCOL_VERSION = '1.0';
+
+export const MESSAGE_TYPES = [
+  'register',
+  'heartbeat',
+  'ack',
+  'error',
+  'task_assign',
+  'task_result',
+  'task_progress',
+  'task_cancel',
+  'status',
+  'list_devices',
+  'device_info',
+] as const;
+
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export function isMessageType(value: unknown): value is MessageType {
+  return typeof value === 'string' && (MESSAGE_TYPES as readonly string[]).includes(value);
+}
+
+/** The sender id the master uses on every frame it sends. */
+export const MASTER_ID = 'master';
+
+export interface Envelope<T extends MessageType = MessageType, D = Record<string, unknown>> {
+  message_type: T;
+  sender_id: string;
+  receiver_id: string | null;
+  message_id: string;
+  /** ISO 8601. We send UTC (`Z`); naive timestamps from old peers are accepted. */
+  timestamp: string;
+  data: D;
+}
+
+export interface HardwareInfo {
+  cpu_count?: number | null;
+  cpu_model?: string | null;
+  memory_total_gb?: number | null;
+  storage_total_gb?: number | null;
+  gpu?: boolean | null;
+  gpu_model?: string | null;
+  has_battery?: boolean | null;
+}
+
+export interface OsInfo {
+  platform?: string | null;
+  distro?: string | null;
+  release?: string | null;
+  kernel?: string | null;
+}
+
+export interface BatteryState {
+  percent?: number | null;
+  charging?: boolean | null;
+}
+
+/** Register data as our worker sends it. Old peers may put hardware at the top level. */
+export interface RegisterData {
+  protocol_version?: string | number;
+  device_id?: string;
+  hostname?: string;
+  role?: string;
+  tags?: string[];
+  platform?: string;
+  arch?: string;
+  hardware?: HardwareInfo;
+  os?: OsInfo;
+  battery?: BatteryState | null;
+  node_version?: string;
+  capabilities?: string[] | Record<string, string[]>;
+  task_types?: string[];
+  max_tasks?: number;
+  running_tasks?: Array<{ task_id: string; attempt: number }>;
+  // Legacy top-level hardware (original Python worker).
+  cpu_count?: number | null;
+  memory_total_gb?: number | null;
+  storage_total_gb?: number | null;
+  [key: string]: unknown;
+}
+
+export interface HeartbeatMetrics {
+  cpu_usage?: number | null;
+  memory_usage?: number | null;
+  disk_usage?: number | null;
+  /** Legacy name for disk_usage (original Python worker). */
+  storage_usage?: number | null;
+  load_average?: number[] | null;
+  uptime_s?: number | null;
+  battery?: BatteryState | null;
+  temperature_c?: number | null;
+  active_tasks?: number;
+  [key: string]: unknown;
+}
+
+export interface HeartbeatData {
+  device_id?: string;
+  metrics?: HeartbeatMetrics;
+  [key: string]: unknown;
+}
+
+export interface AckData {
+  original_message_id: string;
+  result: { success: boolean; [key: string]: unknown };
+}
+
+export interface ErrorData {
+  original_message_id?: string | null;
+  code: string;
+  message: string;
+  /** Python compatibility: the old peers read `data.error`. */
+  error?: string;
+  details?: unknown;
+}
+
+export interface ListDevicesData {
+  status?: 'online' | 'offline' | 'suspect' | 'all';
+  role?: string;
+}
+
+export interface DeviceInfoData {
+  device_id: string;
+}

@@ -1,0 +1,21 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { SqliteStore, toStoreError, type StoreLogger } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+export type * from './store.js';
+export { SqliteStore, type SqliteStoreOptions, type StoreLogger } from './sqlite-store.js';
+export { MIGRATIONS, type Migration } from './migrations.js';
+
+/** The database file's name inside the data dir. */
+export const STORE_FILE_NAME = 'retire-cluster.db';
+
+/** Creates `dataDir` if needed and opens (migrating if needed) `<dataDir>/retire-cluster.db`. */
+export function openStore(dataDir: string, log?: StoreLogger): Store {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw toStoreError(`creating data dir ${dataDir}`, err);
+  }
+  return new SqliteStore({ file: path.join(dataDir, STORE_FILE_NAME), log });
+}

@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../common/errors.js';
+
+/** One schema step. `up` is plain SQL and runs inside its own transaction. */
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+/** Only what migrations need from a logger; pino's Logger fits. */
+export interface MigrationLogger {
+  info(obj: object, msg?: string): void;
+}
+
+/**
+ * Ordered, append-only. Never edit a released step: add a new one.
+ * Heartbeats and events reference devices with ON DELETE CASCADE, so the
+ * device upsert must stay an ON CONFLICT update, never INSERT OR REPLACE
+ * (REPLACE deletes the row and would cascade away its history).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'devices, heartbeats, device_events',
+    up: `
+      CREATE TABLE devices (
+        device_id        TEXT PRIMARY KEY NOT NULL,
+        profile          TEXT NOT NULL,
+        ip_address       TEXT,
+        state            TEXT NOT NULL CHECK (state IN ('online', 'suspect', 'offline')),
+        first_seen_ms    INTEGER NOT NULL,
+        last_seen_ms     INTEGER NOT NULL,
+        registered_at_ms INTEGER NOT NULL,
+        last_metrics     TEXT
+      );
+      CREATE TABLE heartbeats (
+        id        INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (device_id) ON DELETE CASCADE,
+        ts_ms     INTEGER NOT NULL,
+        metrics   TEXT NOT NULL
+      );
+      CREATE INDEX heartbeats_device_ts ON heartbeats (device_id, ts_ms);
+      CREATE INDEX heartbeats_ts ON heartbeats (ts_ms);
+      CREATE TABLE device_events (
+        id        INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (device_id) ON DELETE CASCADE,
+        ts_ms     INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        detail    TEXT NOT NULL
+      );
+      CREATE INDEX device_events_device_ts ON device_events (device_id, ts_ms);
+    `,
+  },
+];
+
+const CREATE_MIGRATIONS_TABLE = `
+  CREATE TABLE IF NOT EXISTS schema_migrations (
+    version       INTEGER PRIMARY KEY,
+    name          TEXT,
+    applied_at_ms INTEGER
+  )`;
+
+export interface ApplyMigrationsOptions {
+  log?: MigrationLogger;
+  /** Defaults to MIGRATIONS; tests pass their own list. */
+  migrations?: readonly Migration[];
+  now?: () => number;
+}
+
+/**
+ * Brings the schema up to the newest known version, one transaction per step.
+ * Idempotent. Refuses a database written by a newer build rather than guess
+ * at a schema it does not know. Returns the resulting schema version.
+ */
+export function applyMigrations(db: Database.Database, opts: ApplyMigrationsOptions = {}): number {
+  const migrations = opts.migrations ?? MIGRATIONS;
+  assertOrdered(migrations);
+  db.exec(CREATE_MIGRATIONS_TABLE);
+  const latest = migrations.at(-1)?.version ?? 0;
+  assertNotNewer(readSchemaVersion(db), latest, db.name);
+  for (const m of migrations) applyOne(db, m, opts);
+  return readSchemaVersion(db);
+}
+
+/** Highest applied version, 0 for a fresh database. */
+export function readSchemaVersion(db: Database.Database): number {
+  const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').get();
+  return row?.v ?? 0;
+}
+
+function applyOne(db: Database.Database, m: Migration, opts: ApplyMigrationsOptions): void {
+  const isApplied = db.prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?');
+  const stamp = db.prepare<[number, string, number]>(
+    'INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)',
+  );
+  // IMMEDIATE takes the write lock before the check, so two processes opening
+  // the same file cannot both apply a step.
+  const didApply = db
+    .transaction((): boolean => {
+      if (isApplied.get(m.version) !== undefined) return false;
+      db.exec(m.up);
+      stamp.run(m.version, m.name, (opts.now ?? Date.now)());
+      return true;
+    })
+    .immediate();
+  if (didApply) opts.log?.info({ version: m.version, name: m.name }, 'store migration applied');
+}
+
+function assertNotNewer(current: number, latest: number, file: string): void {
+  if (current <= latest) return;
+  throw new StoreError(
+    `database ${file} is at schema version ${current} but this build only knows up to ${latest}; ` +
+      'refusing to use it (upgrade retire-cluster or use another data dir)',
+  );
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    const prev = i === 0 ? 0 : (migrations[i - 1]?.version ?? 0);
+    if (!Number.isInteger(m.version) || m.version <= prev) {
+      throw new StoreError(`migration list is not strictly increasing at version ${m.version} (${m.name})`);
+    }
+  });
+}

@@ -1,0 +1,375 @@
+import Database from 'better-sqlite3';
+import { StoreError } from '../common/errors.js';
+import { applyMigrations } from './migrations.js';
+import type {
+  DeviceEventRow,
+  DeviceProfile,
+  DeviceRecord,
+  DeviceState,
+  HeartbeatRow,
+  Store,
+} from './store.js';
+
+/** The subset of pino the store uses; a pino Logger (or a child) fits. */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface SqliteStoreOptions {
+  /** Path of the database file. It must be on a local filesystem (WAL needs shared memory). */
+  file: string;
+  log?: StoreLogger;
+}
+
+type JsonObject = Record<string, unknown>;
+type StateChange = { device_id: string; state: DeviceState };
+
+interface DeviceDbRow {
+  device_id: string;
+  profile: string;
+  ip_address: string | null;
+  state: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  registered_at_ms: number;
+  last_metrics: string | null;
+}
+
+interface HeartbeatDbRow {
+  device_id: string;
+  ts_ms: number;
+  metrics: string;
+}
+
+interface EventDbRow {
+  device_id: string;
+  ts_ms: number;
+  kind: string;
+  detail: string;
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+const DEVICE_STATES: readonly DeviceState[] = ['online', 'suspect', 'offline'];
+/** How many unknown device ids a warning lists; the count is always exact. */
+const MAX_IDS_IN_WARNING = 10;
+const NOOP_LOG: StoreLogger = { info() {}, warn() {} };
+
+const SQL = {
+  selectDevices: 'SELECT * FROM devices ORDER BY device_id',
+  upsertDevice: `
+    INSERT INTO devices (device_id, profile, ip_address, state, first_seen_ms, last_seen_ms, registered_at_ms, last_metrics)
+    VALUES (@device_id, @profile, @ip_address, @state, @first_seen_ms, @last_seen_ms, @registered_at_ms, @last_metrics)
+    ON CONFLICT (device_id) DO UPDATE SET
+      profile = excluded.profile, ip_address = excluded.ip_address, state = excluded.state,
+      first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms,
+      registered_at_ms = excluded.registered_at_ms, last_metrics = excluded.last_metrics`,
+  // A late heartbeat (older than what we hold) never moves last_seen_ms back
+  // nor overwrites newer metrics. SET expressions all see the old row.
+  touchDevice: `
+    UPDATE devices SET
+      last_seen_ms = MAX(last_seen_ms, @ts_ms),
+      last_metrics = CASE WHEN @ts_ms >= last_seen_ms OR last_metrics IS NULL THEN @metrics ELSE last_metrics END
+    WHERE device_id = @device_id`,
+  insertHeartbeat: 'INSERT INTO heartbeats (device_id, ts_ms, metrics) VALUES (?, ?, ?)',
+  insertEvent: `
+    INSERT INTO device_events (device_id, ts_ms, kind, detail)
+    SELECT @device_id, @ts_ms, @kind, @detail WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = @device_id)`,
+  setState: 'UPDATE devices SET state = ? WHERE device_id = ?',
+  recentHeartbeats: `
+    SELECT device_id, ts_ms, metrics FROM heartbeats
+    WHERE device_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
+  recentEvents: `
+    SELECT device_id, ts_ms, kind, detail FROM device_events
+    WHERE device_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
+  pruneHeartbeats: 'DELETE FROM heartbeats WHERE ts_ms < ?',
+  pruneOldestHeartbeats: `
+    DELETE FROM heartbeats WHERE id IN (
+      SELECT id FROM heartbeats WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)`,
+  quickCheck: 'PRAGMA quick_check',
+} as const;
+
+type Queries = ReturnType<typeof prepareQueries>;
+type Batches = ReturnType<typeof prepareBatches>;
+
+/**
+ * SQLite (better-sqlite3) implementation of Store. Synchronous by design: a
+ * batch of heartbeats is one short transaction, so there is no interleaving
+ * to manage. Every failure leaves as a StoreError whose cause is the original.
+ */
+export class SqliteStore implements Store {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly log: StoreLogger;
+  private readonly q: Queries;
+  private readonly batch: Batches;
+  private isClosed = false;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.file = opts.file;
+    this.log = opts.log ?? NOOP_LOG;
+    this.db = openDatabase(opts.file, this.log);
+    try {
+      this.q = prepareQueries(this.db);
+      this.batch = prepareBatches(this.db, this.q);
+    } catch (err) {
+      this.db.close();
+      throw toStoreError(`preparing statements for ${opts.file}`, err);
+    }
+  }
+
+  loadDevices(): DeviceRecord[] {
+    const rows = this.guard('loading devices', () => this.q.selectDevices.all());
+    return rows.map((row) => toDeviceRecord(row, this.log));
+  }
+
+  upsertDevice(device: DeviceRecord): void {
+    this.guard(`upserting device ${device.device_id}`, () => this.q.upsertDevice.run(toDeviceParams(device)));
+  }
+
+  recordHeartbeats(rows: readonly HeartbeatRow[]): void {
+    if (rows.length === 0) return;
+    const skipped = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
+    this.warnSkipped('heartbeats', skipped);
+  }
+
+  recordDeviceEvents(events: readonly DeviceEventRow[]): void {
+    if (events.length === 0) return;
+    const skipped = this.guard(`recording ${events.length} device events`, () => this.batch.events(events));
+    this.warnSkipped('device_events', skipped);
+  }
+
+  updateDeviceStates(changes: readonly StateChange[]): void {
+    if (changes.length === 0) return;
+    const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states(changes));
+    this.warnSkipped('device_states', skipped);
+  }
+
+  recentHeartbeats(deviceId: string, limit: number): HeartbeatRow[] {
+    const op = `reading heartbeats of ${deviceId}`;
+    const rows = this.guard(op, () => this.q.recentHeartbeats.all(deviceId, toLimit(limit)));
+    return rows.map((r) => ({
+      device_id: r.device_id,
+      ts_ms: r.ts_ms,
+      metrics: readJsonColumn(r.metrics, { log: this.log, device_id: r.device_id, column: 'heartbeats.metrics' }) ?? {},
+    }));
+  }
+
+  recentDeviceEvents(deviceId: string, limit: number): DeviceEventRow[] {
+    const op = `reading device events of ${deviceId}`;
+    const rows = this.guard(op, () => this.q.recentEvents.all(deviceId, toLimit(limit)));
+    return rows.map((r) => ({
+      device_id: r.device_id,
+      ts_ms: r.ts_ms,
+      kind: r.kind,
+      detail: readJsonColumn(r.detail, { log: this.log, device_id: r.device_id, column: 'device_events.detail' }) ?? {},
+    }));
+  }
+
+  /**
+   * `maxRows` (an addition to Store, optional) deletes at most that many, oldest
+   * first, so a caller can prune a large backlog in slices without blocking the
+   * event loop for seconds; it loops until the return is below maxRows.
+   */
+  pruneHeartbeats(olderThanMs: number, maxRows?: number): number {
+    return this.guard('pruning heartbeats', () =>
+      maxRows === undefined
+        ? this.q.pruneHeartbeats.run(olderThanMs).changes
+        : this.q.pruneOldestHeartbeats.run(olderThanMs, toLimit(maxRows)).changes,
+    );
+  }
+
+  quickCheck(): string {
+    const problems = this.guard('running quick_check', () => this.q.quickCheck.all());
+    return problems.join('\n');
+  }
+
+  /** Idempotent. Runs PRAGMA optimize, then closes (SQLite checkpoints the WAL on close). */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    try {
+      this.db.pragma('optimize');
+    } catch (err) {
+      this.log.warn({ err }, 'store optimize failed on close');
+    }
+    this.guard('closing store', () => this.db.close());
+  }
+
+  private guard<T>(op: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toStoreError(op, err);
+    }
+  }
+
+  private warnSkipped(table: string, deviceIds: readonly string[]): void {
+    if (deviceIds.length === 0) return;
+    const sample = [...new Set(deviceIds)].slice(0, MAX_IDS_IN_WARNING);
+    this.log.warn({ table, count: deviceIds.length, device_ids: sample }, 'store skipped rows for unknown devices');
+  }
+}
+
+/**
+ * Wraps anything thrown by SQLite or the filesystem as a StoreError that says
+ * what failed, e.g. `recording 120 heartbeats failed: SQLITE_FULL: database or disk is full`.
+ */
+export function toStoreError(op: string, err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  return new StoreError(`${op} failed: ${describeError(err)}`, err);
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code: unknown = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || err.message.startsWith(code)) return err.message;
+  return `${code}: ${err.message}`;
+}
+
+function openDatabase(file: string, log: StoreLogger): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    configure(db);
+    applyMigrations(db, { log });
+    return db;
+  } catch (err) {
+    db?.close();
+    throw toStoreError(`opening store ${file}`, err);
+  }
+}
+
+function configure(db: Database.Database): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (String(mode).toLowerCase() !== 'wal') {
+    // Network filesystems and in-memory databases cannot do WAL; we refuse
+    // rather than run with a journal whose durability we did not choose.
+    throw new StoreError(`journal_mode is '${String(mode)}', expected 'wal' (is ${db.name} on a local filesystem?)`);
+  }
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+}
+
+function prepareQueries(db: Database.Database) {
+  return {
+    selectDevices: db.prepare<[], DeviceDbRow>(SQL.selectDevices),
+    upsertDevice: db.prepare<[DeviceParams]>(SQL.upsertDevice),
+    touchDevice: db.prepare<[{ device_id: string; ts_ms: number; metrics: string }]>(SQL.touchDevice),
+    insertHeartbeat: db.prepare<[string, number, string]>(SQL.insertHeartbeat),
+    insertEvent: db.prepare<[{ device_id: string; ts_ms: number; kind: string; detail: string }]>(SQL.insertEvent),
+    setState: db.prepare<[DeviceState, string]>(SQL.setState),
+    recentHeartbeats: db.prepare<[string, number], HeartbeatDbRow>(SQL.recentHeartbeats),
+    recentEvents: db.prepare<[string, number], EventDbRow>(SQL.recentEvents),
+    pruneHeartbeats: db.prepare<[number]>(SQL.pruneHeartbeats),
+    pruneOldestHeartbeats: db.prepare<[number, number]>(SQL.pruneOldestHeartbeats),
+    quickCheck: db.prepare<[], string>(SQL.quickCheck).pluck(),
+  };
+}
+
+/** Each batch is one transaction; each returns the device ids it skipped as unknown. */
+function prepareBatches(db: Database.Database, q: Queries) {
+  return {
+    heartbeats: db.transaction((rows: readonly HeartbeatRow[]): string[] => {
+      const skipped: string[] = [];
+      for (const { device_id, ts_ms, metrics } of rows) {
+        const json = JSON.stringify(metrics);
+        // Touch first: zero changes means no such device, and the FK would
+        // otherwise fail the whole batch over one stray row.
+        if (q.touchDevice.run({ device_id, ts_ms, metrics: json }).changes === 0) skipped.push(device_id);
+        else q.insertHeartbeat.run(device_id, ts_ms, json);
+      }
+      return skipped;
+    }),
+    events: db.transaction((events: readonly DeviceEventRow[]): string[] => {
+      const params = events.map((e) => ({ device_id: e.device_id, ts_ms: e.ts_ms, kind: e.kind, detail: JSON.stringify(e.detail) }));
+      return params.filter((p) => q.insertEvent.run(p).changes === 0).map((p) => p.device_id);
+    }),
+    states: db.transaction((changes: readonly StateChange[]): string[] =>
+      changes.filter((c) => q.setState.run(c.state, c.device_id).changes === 0).map((c) => c.device_id),
+    ),
+  };
+}
+
+type DeviceParams = Omit<DeviceDbRow, 'state'> & { state: DeviceState };
+
+function toDeviceParams(d: DeviceRecord): DeviceParams {
+  return {
+    device_id: d.device_id,
+    profile: JSON.stringify(d.profile),
+    ip_address: d.ip_address,
+    state: d.state,
+    first_seen_ms: d.first_seen_ms,
+    last_seen_ms: d.last_seen_ms,
+    registered_at_ms: d.registered_at_ms,
+    last_metrics: d.last_metrics === null ? null : JSON.stringify(d.last_metrics),
+  };
+}
+
+function toDeviceRecord(row: DeviceDbRow, log: StoreLogger): DeviceRecord {
+  const where = { log, device_id: row.device_id };
+  return {
+    device_id: row.device_id,
+    profile: toProfile(readJsonColumn(row.profile, { ...where, column: 'devices.profile' })),
+    ip_address: row.ip_address,
+    state: toDeviceState(row.state, log, row.device_id),
+    first_seen_ms: row.first_seen_ms,
+    last_seen_ms: row.last_seen_ms,
+    registered_at_ms: row.registered_at_ms,
+    last_metrics: row.last_metrics === null ? null : (readJsonColumn(row.last_metrics, { ...where, column: 'devices.last_metrics' }) ?? null),
+  };
+}
+
+/**
+ * The fallback for an unreadable profile. max_tasks 0 keeps the scheduler off
+ * the device until it registers again and sends a real profile.
+ */
+function minimalProfile(): DeviceProfile {
+  return {
+    hostname: null, role: 'worker', tags: [], platform: null, arch: null,
+    cpu_count: null, cpu_model: null, memory_total_gb: null, storage_total_gb: null,
+    gpu: null, max_tasks: 0, task_types: [], node_version: null, protocol_version: null, extra: {},
+  };
+}
+
+/** Stored keys override the defaults, so rows from an older schema gain any newer field. */
+function toProfile(stored: JsonObject | undefined): DeviceProfile {
+  // The column is only written from a typed DeviceProfile; trusting its shape is deliberate.
+  return stored === undefined ? minimalProfile() : ({ ...minimalProfile(), ...stored } as DeviceProfile);
+}
+
+function toDeviceState(value: string, log: StoreLogger, deviceId: string): DeviceState {
+  const state = DEVICE_STATES.find((s) => s === value);
+  if (state !== undefined) return state;
+  log.warn({ device_id: deviceId, state: value }, 'store row has an unknown state; using offline');
+  return 'offline';
+}
+
+/** Parses a JSON object column; on corrupt text it warns and returns undefined. */
+function readJsonColumn(
+  text: string,
+  where: { log: StoreLogger; device_id: string; column: string },
+): JsonObject | undefined {
+  const value = parseJson(text);
+  if (isJsonObject(value)) return value;
+  where.log.warn({ device_id: where.device_id, column: where.column }, 'store row has corrupt JSON; using a fallback');
+  return undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** SQLite treats a negative LIMIT as "no limit" and rejects fractions. */
+function toLimit(limit: number): number {
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : 0;
+}

@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { waitFor } from './wait.js';
+
+/** Repo root: dist/test/helpers → three levels up. */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const BIN = join(REPO_ROOT, 'bin');
+
+export interface RunningProcess {
+  proc: ChildProcess;
+  /** Everything the process printed so far (stdout + stderr). */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function spawnBin(name: string, args: string[], env: Record<string, string> = {}): RunningProcess {
+  const proc = spawn(process.execPath, [join(BIN, `${name}.js`), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | string>((res) => proc.once('exit', (code, signal) => res(code ?? signal ?? -1)));
+  return {
+    proc,
+    output: () => out,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+}
+
+export function tempDir(t: TestContext, prefix = 'rc-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface MasterOptions {
+  dataDir: string;
+  heartbeatIntervalS?: number;
+  offlineAfterS?: number;
+  tcpPort?: number;
+  httpPort?: number;
+  extraArgs?: string[];
+}
+
+export interface RunningMaster extends RunningProcess {
+  tcpPort: number;
+  httpPort: number;
+  dataDir: string;
+  httpUrl: string;
+}
+
+/** Start a real rc-master on 127.0.0.1 and wait until master.json names its ports. */
+export async function startMaster(t: TestContext, opts: MasterOptions): Promise<RunningMaster> {
+  const args = [
+    '--host', '127.0.0.1', '--http-host', '127.0.0.1',
+    '--port', String(opts.tcpPort ?? 0), '--http-port', String(opts.httpPort ?? 0),
+    '--data-dir', opts.dataDir,
+    '--heartbeat-interval', String(opts.heartbeatIntervalS ?? 0.5),
+    '--offline-after', String(opts.offlineAfterS ?? 3),
+    '--log-level', 'info',
+    ...(opts.extraArgs ?? []),
+  ];
+  const running = spawnBin('rc-master', args);
+  t.after(async () => {
+    running.kill('SIGKILL');
+    await running.exited;
+  });
+  const info = await waitFor(() => readRuntimeFile(opts.dataDir, running.proc.pid), 15_000, () => `master did not start:\n${running.output()}`);
+  return { ...running, tcpPort: info.tcp_port, httpPort: info.http_port, dataDir: opts.dataDir, httpUrl: `http://127.0.0.1:${info.http_port}` };
+}
+
+function readRuntimeFile(dataDir: string, pid: number | undefined): { tcp_port: number; http_port: number } | null {
+  const file = join(dataDir, 'master.json');
+  if (!existsSync(file)) return null;
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; tcp_port: number; http_port: number };
+    return info.pid === pid ? info : null;
+  } catch {
+    return null; // being written
+  }
+}
+
+export interface WorkerOptions {
+  dataDir: string;
+  deviceId?: string;
+  role?: string;
+  tags?: string[];
+  maxTasks?: number;
+  extraArgs?: string[];
+}
+
+/** Start a real rc-worker joined to the master's TCP port. */
+export function startWorker(t: TestContext, master: { tcpPort: number }, opts: WorkerOptions): RunningProcess {
+  const args = ['--join', `127.0.0.1:${master.tcpPort}`, '--data-dir', opts.dataDir, '--log-level', 'info', '--backoff-base', '0.2', '--backoff-max', '1'];
+  if (opts.deviceId) args.push('--device-id', opts.deviceId);
+  if (opts.role) args.push('--role', opts.role);
+  if (opts.tags) args.push('--tags', opts.tags.join(','));
+  if (opts.maxTasks) args.push('--max-tasks', String(opts.maxTasks));
+  const running = spawnBin('rc-worker', [...args, ...(opts.extraArgs ?? [])]);
+  t.after(async () => {
+    running.kill('SIGKILL');
+    await running.exited;
+  });
+  return running;
+}
