@@ -52,7 +52,7 @@ function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: st
     log,
     deviceId,
     master: parseJoinAddress(join),
-    collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: [] }),
+    collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: [], dataDir: config.data_dir }),
     sampleMetrics: (active) => sampler.sample(active),
   });
 }

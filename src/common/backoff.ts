@@ -10,7 +10,7 @@ export interface BackoffOptions {
  * `random` is injected so tests are deterministic.
  */
 export function nextDelay(attempt: number, opts: BackoffOptions, random: () => number = Math.random): number {
-  const safeAttempt = Math.max(0, Math.floor(attempt));
+  const safeAttempt = Number.isNaN(attempt) ? 0 : Math.max(0, Math.floor(attempt));
   // 2^31 already dwarfs any sane cap; clamping avoids Infinity for large attempts.
   const ceiling = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(safeAttempt, 31));
   return Math.floor(random() * ceiling);

@@ -27,7 +27,10 @@ export interface BoundPorts {
   http_port: number;
 }
 
-const PRUNE_EVERY_MS = 10 * 60 * 1000;
+const PRUNE_EVERY_MS = 60 * 1000;
+/** ~50 ms of SQLite work per slice measured here; slices yield to the event loop between them. */
+const PRUNE_SLICE_ROWS = 10_000;
+const PRUNE_MAX_SLICES = 100;
 
 /** The composition root: wires store, registry, wire handlers and HTTP. */
 export class Master {
@@ -116,7 +119,8 @@ export class Master {
   }
 
   #listenTcp(host: string, port: number): Promise<number> {
-    const server = createServer((socket: Socket) => {
+    // allowHalfOpen: a one-shot peer that sends its object and then FIN still gets its reply.
+    const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 30_000);
       this.handleConnection(socket);
@@ -170,11 +174,13 @@ export class Master {
     this.#timers.push(tick, prune);
   }
 
-  #pruneHistory(): void {
+  #pruneHistory(slice = 0): void {
+    if (this.#closing !== null) return;
     const cutoff = Date.now() - this.#deps.config.heartbeat_retention_s * 1000;
     try {
-      const deleted = this.#deps.store.pruneHeartbeats(cutoff);
-      if (deleted > 0) this.#log.debug({ deleted }, 'heartbeat history pruned');
+      const deleted = this.#deps.store.pruneHeartbeats(cutoff, PRUNE_SLICE_ROWS);
+      if (deleted > 0) this.#log.debug({ deleted, slice }, 'heartbeat history pruned');
+      if (deleted === PRUNE_SLICE_ROWS && slice + 1 < PRUNE_MAX_SLICES) setImmediate(() => this.#pruneHistory(slice + 1));
     } catch (err) {
       this.#log.error({ err }, 'heartbeat prune failed');
     }

@@ -50,13 +50,13 @@ export class LineFramer {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE, start);
     while (nl !== -1) {
-      if (this.#partialBytes + (nl - start) > this.#maxLineBytes) return this.#overflow(result);
+      if (this.#lineLength(chunk, start, nl) > this.#maxLineBytes) return this.#overflow(result);
       this.#emit(this.#takeLine(chunk.subarray(start, nl)), result);
       start = nl + 1;
       nl = chunk.indexOf(NEWLINE, start);
     }
     if (start < chunk.length) {
-      if (this.#partialBytes + (chunk.length - start) > this.#maxLineBytes) return this.#overflow(result);
+      if (this.#lineLength(chunk, start, chunk.length) > this.#maxLineBytes) return this.#overflow(result);
       // Copy: the caller may reuse its buffer, and a subarray would pin the whole chunk.
       const rest = Buffer.from(chunk.subarray(start));
       this.#partial.push(rest);
@@ -81,6 +81,15 @@ export class LineFramer {
     this.#partial = [];
     this.#partialBytes = 0;
     return { line: line.trim(), value };
+  }
+
+  /**
+   * Bytes of the line that ends at `end`, not counting a final \r: it belongs
+   * to a \r\n terminator (or, unfinished, may turn out to).
+   */
+  #lineLength(chunk: Buffer, start: number, end: number): number {
+    const last = end > start ? chunk[end - 1] : this.#partial.at(-1)?.at(-1);
+    return this.#partialBytes + (end - start) - (last === CARRIAGE_RETURN ? 1 : 0);
   }
 
   #takeLine(tail: Buffer): Buffer {

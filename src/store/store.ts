@@ -68,8 +68,12 @@ export interface Store {
   recentHeartbeats(deviceId: string, limit: number): HeartbeatRow[];
   /** Newest first. */
   recentDeviceEvents(deviceId: string, limit: number): DeviceEventRow[];
-  /** Delete heartbeat history older than the cutoff; returns rows deleted. */
-  pruneHeartbeats(olderThanMs: number): number;
+  /**
+   * Delete heartbeat history older than the cutoff, oldest first, at most
+   * `maxRows` rows (all when omitted); returns rows deleted. Slicing keeps
+   * each call short so the event loop is never blocked for long.
+   */
+  pruneHeartbeats(olderThanMs: number, maxRows?: number): number;
   /** PRAGMA quick_check; returns 'ok' or the problems found. */
   quickCheck(): string;
   close(): void;

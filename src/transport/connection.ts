@@ -27,6 +27,7 @@ export interface ConnectionHandlers {
 const DEFAULT_ONE_SHOT_QUIET_MS = 5;
 const DEFAULT_ONE_SHOT_MAX_BYTES = 64 * 1024;
 const DEFAULT_MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
+const CLOSE_GRACE_MS = 1000;
 
 let nextConnectionId = 1;
 
@@ -153,8 +154,10 @@ export class Connection {
     this.log.warn({ limit }, 'line too long; closing connection');
     this.#reject({ error: err, messageId: null });
     this.end();
-    // Stop reading: nothing else from this peer is worth buffering.
+    // Stop reading: nothing else from this peer is worth buffering. Give the
+    // error frame a moment to leave, then cut the peer off even if it never closes.
     this.#stream.pause();
+    setTimeout(() => this.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   #armOneShotTimer(): void {

@@ -150,6 +150,15 @@ class Session {
   }
 
   async #register(): Promise<void> {
+    try {
+      await this.#registerOnce();
+    } catch (err) {
+      this.#deps.log.error({ err }, 'register failed');
+      this.close();
+    }
+  }
+
+  async #registerOnce(): Promise<void> {
     const profile = await this.#deps.collectProfile();
     const data: RegisterData = { ...profile, protocol_version: PROTOCOL_VERSION, device_id: this.#deps.deviceId, running_tasks: [] };
     const reply = await this.#request(createMessage('register', data, { sender: this.#deps.deviceId, receiver: MASTER_ID }));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startMaster, startWorker, tempDir, type RunningMaster } from '../helpers/processes.js';
@@ -110,3 +111,24 @@ test('after kill -9 and restart of the master, workers re-register by themselves
   assert.equal(gone.role, 'worker');
   assert.ok((gone.cpu_count ?? 0) > 0, 'its profile survived too');
 });
+
+test('a worker started before its master keeps retrying and registers once the master appears', async (t) => {
+  const root = tempDir(t);
+  const port = await freePort();
+  const worker = startWorker(t, { tcpPort: port }, { dataDir: join(root, 'early'), deviceId: 'early-bird' });
+  await waitFor(() => (worker.output().match(/master unreachable; retrying/g)?.length ?? 0) >= 3, 10_000, 'several retries');
+  assert.equal(worker.proc.exitCode, null, 'the worker never exits because the master is away');
+  const m = await startMaster(t, { dataDir: join(root, 'master'), tcpPort: port });
+  await allOnline(m, ['early-bird']);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -41,7 +41,7 @@ function exampleFrame(file: string): Record<string, unknown> {
   return structuredClone(found.frame);
 }
 
-function frameOf(type: MessageType, data: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown {
+function frameOf(type: MessageType, data: unknown, extra: Record<string, unknown> = {}): unknown {
   return {
     message_type: type,
     sender_id: 'rpi4-garage',
@@ -110,7 +110,7 @@ test('replies to example requests point at the request message_id', () => {
   const pairs: Array<[string, string]> = [
     ['register.json', 'ack-register.json'],
     ['heartbeat.json', 'ack-heartbeat.json'],
-    ['heartbeat-after_master_restart.json', 'error-device_unknown.json'],
+    ['heartbeat-unknown_device.json', 'error-device_unknown.json'],
     ['status.json', 'ack-status.json'],
     ['list_devices.json', 'ack-list_devices.json'],
     ['device_info.json', 'ack-device_info.json'],
@@ -152,6 +152,7 @@ test('rejects a register whose hardware.cpu_count is a word', () => {
 test('rejects mistyped register fields', () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ tags: 'arm' }, '/data/tags'],
+    [{ device_id: 'garage pi!' }, '/data/device_id'],
     [{ max_tasks: 0 }, '/data/max_tasks'],
     [{ running_tasks: [{ task_id: 't1', attempt: 0 }] }, '/data/running_tasks/0/attempt'],
     [{ running_tasks: [{ attempt: 1 }] }, '/data/running_tasks/0'],
@@ -298,6 +299,14 @@ test('reply result shapes reject missing or mistyped fields', () => {
   assert.deepEqual(paths(validateReplyResult('list_devices', listing)), ['/devices/0/status']);
   assert.deepEqual(validateReplyResult('task_assign', { success: false, reason: 'busy' }), []);
   assert.deepEqual(paths(validateReplyResult('task_assign', {})), ['']);
+});
+
+test('the invalid heartbeat in PROTOCOL.md §12 gets exactly the details of error-schema.json', () => {
+  const error = exampleFrame('error-schema.json').data as { original_message_id: string; details: unknown };
+  const rawLines = [...PROTOCOL_MD.matchAll(/```text\n([\s\S]*?)```/g)].flatMap((match) => (match[1] ?? '').split('\n'));
+  const line = rawLines.find((text) => text.includes(error.original_message_id));
+  assert.ok(line, 'PROTOCOL.md shows the request that error-schema.json answers');
+  assert.deepEqual(validateMessage('heartbeat', JSON.parse(line)), error.details);
 });
 
 test('PROTOCOL.md lists every error code in a table row, and only known codes', () => {
