@@ -24,7 +24,9 @@ function buildProgram(): Command {
     .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)')
     .option('--join-token <token>', 'token workers must prove to join (env RC_JOIN_TOKEN)')
     .option('--api-token <token>', 'bearer token for HTTP writes (env RC_API_TOKEN)')
-    .option('--insecure', 'let devices join without a token (lab use only)');
+    .option('--insecure', 'let devices join without a token (lab use only)')
+    .option('--lease <seconds>', 'an assigned task must start within this (default 60)')
+    .option('--aging-step <seconds>', 'a waiting task gains one priority level per step (default 300; 0 = off)');
 }
 
 export function main(argv: readonly string[]): void {

@@ -1,35 +1,20 @@
 import { Command } from 'commander';
 import { packageVersion } from '../common/version.js';
+import { CliExit, DEFAULT_MASTER, expectOk, MasterClient } from './http-client.js';
 import { EXIT } from './run-main.js';
+import { addTaskCommands } from './rc-tasks.js';
 
-const DEFAULT_MASTER = 'http://127.0.0.1:5000';
-
-function masterUrl(opts: { master?: string }): string {
-  return (opts.master ?? process.env['RC_MASTER'] ?? DEFAULT_MASTER).replace(/\/+$/, '');
-}
-
-/** GET a text view and print it; exit 3 when the master cannot be reached. */
-async function printText(base: string, path: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`);
-  } catch (err) {
-    process.stderr.write(`rc: master unreachable at ${base}: ${(err as Error).cause ?? (err as Error).message}\n`);
-    process.exit(EXIT.unreachable);
-  }
-  const body = await res.text();
-  if (!res.ok) {
-    process.stderr.write(`rc: ${res.status} ${body}\n`);
-    process.exit(EXIT.failed);
-  }
-  process.stdout.write(body);
-}
-
+/** `rc`: every command talks HTTP to the master. Exit codes: 0 ok, 1 failed, 2 usage, 3 unreachable. */
 export function main(argv: readonly string[]): void {
   const program = new Command('rc')
     .description('retire-cluster command line: talks HTTP to the master')
     .version(packageVersion())
-    .option('--master <url>', `master HTTP address (env RC_MASTER, default ${DEFAULT_MASTER})`);
+    .option('--master <url>', `master HTTP address (env RC_MASTER, default ${DEFAULT_MASTER})`)
+    .option('--data-dir <dir>', 'the master\'s data dir, to read its API token (env RC_DATA_DIR, default ./data)');
+  const client = (): MasterClient => {
+    const o = program.opts<{ master?: string; dataDir?: string }>();
+    return new MasterClient({ master: o.master, dataDir: o.dataDir });
+  };
   program
     .command('devices')
     .description('list devices')
@@ -40,13 +25,24 @@ export function main(argv: readonly string[]): void {
       const q = new URLSearchParams();
       if (opts.status) q.set('status', opts.status);
       if (opts.role) q.set('role', opts.role);
-      if (opts.json) q.set('format', 'json');
-      await printText(masterUrl(program.opts()), `/text/devices?${q.toString()}`);
+      q.set('format', opts.json ? 'json' : 'text');
+      const res = await client().get(`/text/devices?${q.toString()}`);
+      expectOk(res);
+      process.stdout.write(res.text);
     });
   program
     .command('health')
     .description('check that the master answers')
-    .action(async () => printText(masterUrl(program.opts()), '/health'));
+    .action(async () => {
+      const res = await client().get('/health');
+      expectOk(res);
+      process.stdout.write(`${res.text}\n`);
+    });
+  addTaskCommands(program, client);
   program.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
-  void program.parseAsync(argv as string[]);
+  program.parseAsync(argv as string[]).catch((err: unknown) => {
+    const code = err instanceof CliExit ? err.exitCode : EXIT.failed;
+    process.stderr.write(`rc: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(code);
+  });
 }

@@ -2,11 +2,13 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { parseJoinAddress, resolveWorkerConfig, type WorkerConfig } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { packageVersion } from '../common/version.js';
 import { loadOrCreateDeviceId } from '../worker/identity.js';
 import { createMetricsSampler } from '../worker/metrics.js';
 import { collectProfile } from '../worker/profile.js';
+import { TaskRunner } from '../worker/task-runner.js';
+import { builtinTaskTypes, loadPlugins } from '../worker/tasks/index.js';
 import { Worker } from '../worker/worker.js';
 import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
 
@@ -25,7 +27,9 @@ function buildProgram(): Command {
     .option('--token <token>', 'join token from the master (env RC_JOIN_TOKEN)')
     .option('--backoff-base <seconds>', 'first reconnect delay ceiling (default 1)')
     .option('--backoff-max <seconds>', 'largest reconnect delay (default 60)')
-    .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)');
+    .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)')
+    .option('--allow <types>', 'opt-in task types that are off by default: shell')
+    .option('--plugins <dir>', 'load each *.js module in DIR as a task type');
 }
 
 export function main(argv: readonly string[]): void {
@@ -39,20 +43,30 @@ async function startWorker(flags: Record<string, unknown>): Promise<void> {
   if (config.join === null) throw new ConfigError(['--join HOST[:PORT] (or RC_JOIN) is required: the address of the master']);
   const deviceId = config.device_id ?? loadOrCreateDeviceId(config.data_dir, hostname());
   const log = createLogger({ level: config.log_level, name: 'rc-worker' }).child({ device_id: deviceId });
-  const worker = createWorker(config, config.join, deviceId, log);
+  const runner = await createRunner(config, deviceId, log);
+  const worker = createWorker(config, config.join, deviceId, runner, log);
   onShutdownSignal(() => worker.close());
-  log.info({ master: config.join, data_dir: config.data_dir }, 'worker starting');
+  log.info({ master: config.join, data_dir: config.data_dir, task_types: runner.taskTypes }, 'worker starting');
   worker.start();
 }
 
-function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, log: ReturnType<typeof createLogger>): Worker {
+async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, log: Logger): Promise<TaskRunner> {
+  const types = builtinTaskTypes(new Set(config.allow));
+  if (config.plugins !== null) {
+    for (const plugin of await loadPlugins(config.plugins, log)) types.set(plugin.name, plugin);
+  }
+  return new TaskRunner({ deviceId, maxTasks: config.max_tasks, types, outputCapBytes: config.output_cap_bytes, log: log.child({ component: 'tasks' }) });
+}
+
+function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, runner: TaskRunner, log: Logger): Worker {
   const sampler = createMetricsSampler({ dataDir: config.data_dir });
   return new Worker({
     config,
     log,
     deviceId,
+    runner,
     master: parseJoinAddress(join),
-    collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: [], dataDir: config.data_dir }),
+    collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: runner.taskTypes, dataDir: config.data_dir }),
     sampleMetrics: (active) => sampler.sample(active),
   });
 }

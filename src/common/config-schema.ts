@@ -24,6 +24,11 @@ export interface MasterConfig {
   join_token: string | null;
   api_token: string | null;
   insecure: boolean;
+  lease_s: number;
+  task_timeout_grace_s: number;
+  aging_step_s: number;
+  retry_base_s: number;
+  retry_max_s: number;
 }
 
 export interface WorkerConfig {
@@ -38,6 +43,9 @@ export interface WorkerConfig {
   backoff_base_s: number;
   backoff_max_s: number;
   max_line_bytes: number;
+  allow: string[];
+  plugins: string | null;
+  output_cap_bytes: number;
 }
 
 /** Where a setting may come from besides the config file. `flag` is the kebab-case long option without `--`. */
@@ -61,6 +69,11 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   join_token: { flag: 'join-token', env: 'RC_JOIN_TOKEN' },
   api_token: { flag: 'api-token', env: 'RC_API_TOKEN' },
   insecure: { flag: 'insecure', env: 'RC_INSECURE' },
+  lease_s: { flag: 'lease', env: 'RC_LEASE' },
+  task_timeout_grace_s: { env: 'RC_TASK_TIMEOUT_GRACE' },
+  aging_step_s: { flag: 'aging-step', env: 'RC_AGING_STEP' },
+  retry_base_s: { env: 'RC_RETRY_BASE' },
+  retry_max_s: { env: 'RC_RETRY_MAX' },
 };
 
 export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
@@ -76,6 +89,9 @@ export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>>
   backoff_base_s: { flag: 'backoff-base', env: 'RC_BACKOFF_BASE' },
   backoff_max_s: { flag: 'backoff-max', env: 'RC_BACKOFF_MAX' },
   max_line_bytes: { flag: 'max-line-bytes', env: 'RC_MAX_LINE_BYTES' },
+  allow: { flag: 'allow', env: 'RC_ALLOW' },
+  plugins: { flag: 'plugins', env: 'RC_PLUGINS' },
+  output_cap_bytes: { env: 'RC_OUTPUT_CAP' },
 };
 
 /** The JSON Schema subset used here; `Record<keyof T, …>` keeps schema keys and the interface in step. */
@@ -121,6 +137,11 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     join_token: TOKEN,
     api_token: TOKEN,
     insecure: { type: 'boolean' },
+    lease_s: { type: 'number', minimum: 1, maximum: 86_400 },
+    task_timeout_grace_s: { type: 'number', minimum: 0, maximum: 3600 },
+    aging_step_s: { type: 'number', minimum: 0, maximum: 604_800 },
+    retry_base_s: { type: 'number', minimum: 0, maximum: 3600 },
+    retry_max_s: { type: 'number', minimum: 0, maximum: 86_400 },
   },
 };
 
@@ -140,5 +161,9 @@ export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
     backoff_base_s: { type: 'number', minimum: 0.01 },
     backoff_max_s: { type: 'number', minimum: 0.01 },
     max_line_bytes: MAX_LINE_BYTES,
+    // Opt-in task types that are off by default (only `shell` today).
+    allow: { type: 'array', items: { type: 'string', enum: ['shell'] }, uniqueItems: true },
+    plugins: { type: 'string', nullable: true, minLength: 1 },
+    output_cap_bytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
   },
 };

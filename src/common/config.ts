@@ -40,6 +40,11 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   join_token: null, // null = any worker may join
   api_token: null, // null = HTTP API is open
   insecure: false,
+  lease_s: 60, // an assigned task must start within this, or it is requeued
+  task_timeout_grace_s: 30, // the master's own timeout = timeout_s + this
+  aging_step_s: 300, // a waiting task gains one priority level per step (0 = no aging)
+  retry_base_s: 2, // backoff before a retry: base × 2^(retry-1)…
+  retry_max_s: 300, // …capped here
 });
 
 /** Worker defaults; `data_dir` lives under the user's home so it survives reboots of phones/Pis. */
@@ -56,6 +61,9 @@ export function workerDefaults(homeDir: string): Readonly<WorkerConfig> {
     backoff_base_s: 1,
     backoff_max_s: 60,
     max_line_bytes: 1_048_576, // 1 MiB per NDJSON frame
+    allow: Object.freeze([]) as unknown as string[], // opt-in task types, e.g. ["shell"]
+    plugins: null, // directory of *.js task-type plugins
+    output_cap_bytes: 1_048_576, // task output kept per task
   });
 }
 

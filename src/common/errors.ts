@@ -18,6 +18,14 @@ export const ERROR_CODES = {
   RC_ERR_STORE: 'The store could not read or write; nothing acknowledged was lost.',
   RC_ERR_CONFIG: 'A configuration value (file, environment or flag) is invalid.',
   RC_ERR_HTTP_BAD_REQUEST: 'An HTTP request is malformed or has invalid parameters.',
+  RC_ERR_TASK_INVALID: 'A submitted task has a missing, unknown or mistyped field.',
+  RC_ERR_TASK_UNKNOWN_TYPE: 'No built-in task type and no registered device offers this task_type.',
+  RC_ERR_TASK_PAYLOAD: 'The payload does not fit the task type\'s payload schema.',
+  RC_ERR_TASK_REQUIREMENTS: 'The requirements have an unknown key or a value of the wrong type.',
+  RC_ERR_TASK_FINAL: 'The task already reached a final state; it cannot be changed.',
+  RC_ERR_AUTH_REQUIRED: 'The request needs credentials (an API token) and carried none.',
+  RC_ERR_AUTH_INVALID: 'The credentials presented are wrong.',
+  RC_ERR_TASK_WORKER_CLOSING: 'The worker is shutting down and takes no new tasks.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

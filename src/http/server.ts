@@ -2,10 +2,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { isRcError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceRegistry } from '../master/registry.js';
+import type { TaskService } from '../master/tasks/task-service.js';
+import { requireApiToken } from './auth.js';
 import { registerDevicesText } from './routes/devices-text.js';
+import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface HttpDeps {
   registry: DeviceRegistry;
+  tasks: TaskService;
+  apiToken: string;
   log: Logger;
   version: string;
   startedAtMs: number;
@@ -22,11 +27,15 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (isRcError(err)) {
-      return reply.status(err.status).send({ code: err.code, error: httpReason(err.status), message: err.message });
+      const body: Record<string, unknown> = { code: err.code, error: httpReason(err.status), message: err.message };
+      if (err.details !== undefined) body['details'] = err.details;
+      return reply.status(err.status).send(body);
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) deps.log.error({ err }, 'http handler failed');
-    return reply.status(status).send({ code: err.code ?? 'RC_ERR_INTERNAL', error: httpReason(status), message: err.message });
+    // fastify's own 4xx (bad JSON body, body too large) keep their status, under our code family.
+    const code = status >= 500 ? 'RC_ERR_INTERNAL' : 'RC_ERR_HTTP_BAD_REQUEST';
+    return reply.status(status).send({ code, error: httpReason(status), message: err.message });
   });
   app.get('/health', async () => ({
     status: 'ok',
@@ -34,10 +43,14 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     uptime_s: Math.round((Date.now() - deps.startedAtMs) / 1000),
   }));
   registerDevicesText(app, deps.registry);
+  registerTaskRoutes(app, { tasks: deps.tasks, requireWrite: requireApiToken(deps.apiToken) });
   return app;
 }
 
 function httpReason(status: number): string {
-  const reasons: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+  const reasons: Record<number, string> = {
+    400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
+    413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable',
+  };
   return reasons[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error');
 }

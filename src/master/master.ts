@@ -8,12 +8,14 @@ import type { MasterConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { packageVersion } from '../common/version.js';
 import { buildHttpServer } from '../http/server.js';
-import { MASTER_ID } from '../protocol/types.js';
+import { MASTER_ID, type Envelope, type MessageType } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
 import { Connection } from '../transport/connection.js';
 import { handleMessage, type HandlerContext } from './handlers/index.js';
 import { livenessTickMs } from './liveness.js';
 import { DeviceRegistry } from './registry.js';
+import { API_TOKEN_FILE, loadOrCreateSecret } from './secrets.js';
+import { TaskService } from './tasks/task-service.js';
 
 export interface MasterDeps {
   config: Readonly<MasterConfig>;
@@ -35,6 +37,7 @@ const PRUNE_MAX_SLICES = 100;
 /** The composition root: wires store, registry, wire handlers and HTTP. */
 export class Master {
   readonly registry: DeviceRegistry;
+  readonly tasks: TaskService;
   readonly #deps: MasterDeps;
   readonly #log: Logger;
   readonly #connections = new Set<Connection>();
@@ -57,8 +60,18 @@ export class Master {
       heartbeatIntervalMs: cfg.heartbeat_interval_s * 1000,
       offlineAfterMs: cfg.offline_after_s * 1000,
     });
+    this.tasks = new TaskService({
+      store: deps.store,
+      registry: this.registry,
+      clock: deps.clock ?? systemClock,
+      log: deps.log.child({ component: 'tasks' }),
+      config: cfg,
+      send: (deviceId, msg) => this.#sendToDevice(deviceId, msg),
+      isConnected: (deviceId) => this.#deviceConnections.has(deviceId),
+    });
     this.#ctx = {
       registry: this.registry,
+      tasks: this.tasks,
       store: deps.store,
       log: deps.log.child({ component: 'wire' }),
       heartbeatIntervalS: cfg.heartbeat_interval_s,
@@ -68,9 +81,11 @@ export class Master {
 
   async start(): Promise<BoundPorts> {
     this.registry.load();
+    this.tasks.load();
     const cfg = this.#deps.config;
     const tcpPort = await this.#listenTcp(cfg.host, cfg.port);
-    this.#http = buildHttpServer({ registry: this.registry, log: this.#log, version: packageVersion(), startedAtMs: this.#startedAtMs });
+    const apiToken = cfg.api_token ?? loadOrCreateSecret(cfg.data_dir, API_TOKEN_FILE);
+    this.#http = buildHttpServer({ registry: this.registry, tasks: this.tasks, apiToken, log: this.#log, version: packageVersion(), startedAtMs: this.#startedAtMs });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
     const httpPort = (this.#http.server.address() as AddressInfo).port;
     const ports = { tcp_port: tcpPort, http_port: httpPort };
@@ -106,6 +121,7 @@ export class Master {
       ['tcp', () => this.#closeTcp()],
       ['http', () => this.#http?.close()],
       ['heartbeats', () => this.registry.flush()],
+      ['tasks', () => this.tasks.close()],
       ['store', () => this.#deps.store.close()],
     ];
     for (const [name, step] of steps) {
@@ -168,10 +184,22 @@ export class Master {
 
   #startTimers(): void {
     const cfg = this.#deps.config;
-    const tick = setInterval(() => this.registry.tick(), livenessTickMs(cfg.heartbeat_interval_s * 1000));
+    const tick = setInterval(() => this.#tick(), livenessTickMs(cfg.heartbeat_interval_s * 1000));
     const prune = setInterval(() => this.#pruneHistory(), PRUNE_EVERY_MS);
     for (const t of [tick, prune]) t.unref();
     this.#timers.push(tick, prune);
+  }
+
+  #tick(): void {
+    this.registry.tick();
+    this.tasks.tick();
+  }
+
+  #sendToDevice(deviceId: string, msg: Envelope<MessageType, object>): boolean {
+    const conn = this.#deviceConnections.get(deviceId);
+    if (!conn || conn.isClosed) return false;
+    conn.send(msg);
+    return true;
   }
 
   #pruneHistory(slice = 0): void {

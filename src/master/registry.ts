@@ -38,6 +38,7 @@ function isWorse(next: DeviceState, current: DeviceState): boolean {
 export class DeviceRegistry {
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #connected = new Set<string>();
+  readonly #drained = new Set<string>();
   readonly #opts: RegistryOptions;
   #pendingHeartbeats: HeartbeatRow[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
@@ -63,6 +64,16 @@ export class DeviceRegistry {
 
   isConnected(deviceId: string): boolean {
     return this.#connected.has(deviceId);
+  }
+
+  /** A drained device gets no new tasks; its running ones finish. */
+  isDrained(deviceId: string): boolean {
+    return this.#drained.has(deviceId);
+  }
+
+  setDrained(deviceId: string, drained: boolean): void {
+    if (drained) this.#drained.add(deviceId);
+    else this.#drained.delete(deviceId);
   }
 
   list(filter: DeviceFilter = {}): DeviceRecord[] {

@@ -154,3 +154,21 @@ export function validateReplyResult(requestType: MessageType, result: unknown): 
 export function loadMessageSchemas(): Record<MessageType, object> {
   return { ...messageSchemas };
 }
+
+/**
+ * A validator for any other schema file under protocol/schema/ (HTTP bodies,
+ * task payloads), compiled once, reporting like the wire validators.
+ */
+export function schemaFileValidator(relativePath: string): (value: unknown) => SchemaViolation[] {
+  let validate = fileValidators.get(relativePath);
+  if (validate === undefined) {
+    const schema: unknown = JSON.parse(readFileSync(join(SCHEMA_DIR, relativePath), 'utf8'));
+    validate = ajv.compile(schema as object);
+    fileValidators.set(relativePath, validate);
+  }
+  const compiledValidate = validate;
+  return (value) => run(compiledValidate, value);
+}
+
+// ajv refuses to compile one $id twice, so each file is compiled once per process.
+const fileValidators = new Map<string, ValidateFunction>();

@@ -125,3 +125,42 @@ export interface ListDevicesData {
 export interface DeviceInfoData {
   device_id: string;
 }
+
+export type WireTaskStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+
+/** PROTOCOL §5.9 */
+export interface TaskAssignData {
+  task_id: string;
+  attempt: number;
+  task_type: string;
+  payload: Record<string, unknown>;
+  timeout_s: number;
+  priority?: 'low' | 'normal' | 'high' | 'urgent';
+  lease_s?: number;
+  labels?: Record<string, string>;
+}
+
+/** PROTOCOL §5.10 */
+export interface TaskProgressData {
+  task_id: string;
+  attempt: number;
+  event: 'started' | 'output';
+  stream?: 'stdout' | 'stderr';
+  line?: string;
+  seq?: number;
+}
+
+/** PROTOCOL §5.11 */
+export interface TaskResultData {
+  task_id: string;
+  attempt: number;
+  status: WireTaskStatus;
+  result: { output: string; exit_code: number | null; error: string | null; duration_s: number; truncated: boolean };
+}
+
+/** PROTOCOL §5.12 */
+export interface TaskCancelData {
+  task_id: string;
+  attempt?: number;
+  reason?: string;
+}

@@ -52,6 +52,58 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_events_device_ts ON device_events (device_id, ts_ms);
     `,
   },
+  {
+    version: 2,
+    name: 'tasks, task_events',
+    // Small, often-read columns come first and the large JSON ones last, so a
+    // scan reading status never follows a big result's overflow pages.
+    // An ordinary rowid table, not WITHOUT ROWID: with time-ordered ids both
+    // write equally fast, but WITHOUT ROWID rows spill to overflow pages from
+    // ~1 KB, which doubled the pages written when results carry output.
+    // No index on status (every update would move an entry): the partial
+    // index covers only the unfinished tasks, the set rebuilt at startup;
+    // its condition must stay textually identical in queries that use it.
+    // No foreign keys: a task may name a device that never registered (a pin),
+    // and events of a task must never fail a scheduling step's transaction.
+    up: `
+      CREATE TABLE tasks (
+        task_id         TEXT PRIMARY KEY NOT NULL,
+        status          TEXT NOT NULL
+          CHECK (status IN ('queued', 'assigned', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled')),
+        priority        TEXT NOT NULL CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+        task_type       TEXT NOT NULL,
+        device_id       TEXT,
+        attempts        INTEGER NOT NULL,
+        retries         INTEGER NOT NULL,
+        timeout_s       REAL NOT NULL,
+        max_retries     INTEGER NOT NULL,
+        created_at_ms   INTEGER NOT NULL,
+        assigned_at_ms  INTEGER,
+        started_at_ms   INTEGER,
+        finished_at_ms  INTEGER,
+        not_before_ms   INTEGER,
+        wait_reason     TEXT,
+        idempotency_key TEXT,
+        labels          TEXT NOT NULL,
+        requirements    TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        result          TEXT
+      );
+      CREATE UNIQUE INDEX tasks_idempotency_key ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX tasks_active ON tasks (task_id) WHERE status IN ('queued', 'assigned', 'running');
+      CREATE INDEX tasks_device ON tasks (device_id, task_id) WHERE device_id IS NOT NULL;
+      CREATE TABLE task_events (
+        id        INTEGER PRIMARY KEY,
+        task_id   TEXT NOT NULL,
+        ts_ms     INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        attempt   INTEGER,
+        device_id TEXT,
+        detail    TEXT NOT NULL
+      );
+      CREATE INDEX task_events_task ON task_events (task_id, id);
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

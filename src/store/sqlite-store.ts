@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { StoreError } from '../common/errors.js';
+import { parseJsonObject, type JsonObject } from './json-column.js';
 import { applyMigrations } from './migrations.js';
 import type {
   DeviceEventRow,
@@ -8,7 +9,14 @@ import type {
   DeviceState,
   HeartbeatRow,
   Store,
+  TaskChanges,
+  TaskEventRow,
+  TaskListFilter,
+  TaskRecord,
+  TaskStatus,
 } from './store.js';
+import { toTaskEvent, toTaskRecord } from './task-rows.js';
+import { TaskTables } from './task-tables.js';
 
 /** The subset of pino the store uses; a pino Logger (or a child) fits. */
 export interface StoreLogger {
@@ -22,7 +30,6 @@ export interface SqliteStoreOptions {
   log?: StoreLogger;
 }
 
-type JsonObject = Record<string, unknown>;
 type StateChange = { device_id: string; state: DeviceState };
 
 interface DeviceDbRow {
@@ -103,6 +110,7 @@ export class SqliteStore implements Store {
   private readonly log: StoreLogger;
   private readonly q: Queries;
   private readonly batch: Batches;
+  private readonly tasks: TaskTables;
   private isClosed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -112,6 +120,7 @@ export class SqliteStore implements Store {
     try {
       this.q = prepareQueries(this.db);
       this.batch = prepareBatches(this.db, this.q);
+      this.tasks = new TaskTables(this.db);
     } catch (err) {
       this.db.close();
       throw toStoreError(`preparing statements for ${opts.file}`, err);
@@ -177,6 +186,50 @@ export class SqliteStore implements Store {
         ? this.q.pruneHeartbeats.run(olderThanMs).changes
         : this.q.pruneOldestHeartbeats.run(olderThanMs, toLimit(maxRows)).changes,
     );
+  }
+
+  /** Inserts, then updates, then events, in ONE transaction; an update of an unknown task is skipped with a warning. */
+  commitTaskChanges(changes: TaskChanges): void {
+    const counts = [changes.inserts?.length ?? 0, changes.updates?.length ?? 0, changes.events?.length ?? 0] as const;
+    if (counts[0] + counts[1] + counts[2] === 0) return;
+    const op = `committing task changes (${counts[0]} inserts, ${counts[1]} updates, ${counts[2]} events)`;
+    const missing = this.guard(op, () => this.tasks.commit(changes));
+    if (missing.length > 0) {
+      const sample = missing.slice(0, MAX_IDS_IN_WARNING);
+      this.log.warn({ table: 'tasks', count: missing.length, task_ids: sample }, 'store skipped updates of unknown tasks');
+    }
+  }
+
+  getTask(taskId: string): TaskRecord | null {
+    const row = this.guard(`reading task ${taskId}`, () => this.tasks.get(taskId));
+    return row === undefined ? null : toTaskRecord(row, this.log);
+  }
+
+  findTaskByIdempotencyKey(key: string): TaskRecord | null {
+    const row = this.guard('finding a task by idempotency key', () => this.tasks.findByIdempotencyKey(key));
+    return row === undefined ? null : toTaskRecord(row, this.log);
+  }
+
+  /** Newest first; `limit` is clamped to 1..1000; an empty `statuses` matches nothing. */
+  listTasks(filter: TaskListFilter): TaskRecord[] {
+    const rows = this.guard('listing tasks', () => this.tasks.list(filter));
+    return rows.map((row) => toTaskRecord(row, this.log));
+  }
+
+  loadActiveTasks(): TaskRecord[] {
+    const rows = this.guard('loading active tasks', () => this.tasks.loadActive());
+    return rows.map((row) => toTaskRecord(row, this.log));
+  }
+
+  /** Oldest (first recorded) first. */
+  taskEvents(taskId: string, limit: number): TaskEventRow[] {
+    const rows = this.guard(`reading events of task ${taskId}`, () => this.tasks.events(taskId, toLimit(limit)));
+    return rows.map((row) => toTaskEvent(row, this.log));
+  }
+
+  /** Scans the whole table (no status index, see migration 2): call it per scrape, not per task. */
+  countTasksByStatus(): Record<TaskStatus, number> {
+    return this.guard('counting tasks by status', () => this.tasks.countByStatus());
   }
 
   quickCheck(): string {
@@ -351,22 +404,11 @@ function readJsonColumn(
   text: string,
   where: { log: StoreLogger; device_id: string; column: string },
 ): JsonObject | undefined {
-  const value = parseJson(text);
-  if (isJsonObject(value)) return value;
-  where.log.warn({ device_id: where.device_id, column: where.column }, 'store row has corrupt JSON; using a fallback');
-  return undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+  const value = parseJsonObject(text);
+  if (value === undefined) {
+    where.log.warn({ device_id: where.device_id, column: where.column }, 'store row has corrupt JSON; using a fallback');
   }
-}
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return value;
 }
 
 /** SQLite treats a negative LIMIT as "no limit" and rejects fractions. */

@@ -50,7 +50,7 @@ export interface DeviceEventRow {
   detail: Record<string, unknown>;
 }
 
-export interface Store {
+export interface Store extends TaskStore {
   /** Every device ever registered, with its last known state. */
   loadDevices(): DeviceRecord[];
   /** Insert or replace the device row (profile, ip, state, seen times, last_metrics). */
@@ -77,4 +77,108 @@ export interface Store {
   /** PRAGMA quick_check; returns 'ok' or the problems found. */
   quickCheck(): string;
   close(): void;
+}
+
+// ---------------------------------------------------------------- tasks
+
+/** One status union used everywhere (PROTOCOL §11). */
+export const TASK_STATUSES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const FINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
+export const ACTIVE_STATUSES: readonly TaskStatus[] = ['queued', 'assigned', 'running'];
+
+/** Lowest first; the index is the level used for ordering and aging. */
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export interface TaskRequirements {
+  min_cpu_cores?: number;
+  min_memory_gb?: number;
+  min_storage_gb?: number;
+  platform?: string;
+  arch?: string;
+  role?: string;
+  /** The device must carry all of them. */
+  tags?: string[];
+  gpu?: boolean;
+  /** Pin to one device. */
+  device_id?: string;
+  min_battery_percent?: number;
+  requires_charging?: boolean;
+}
+
+export interface TaskResult {
+  output: string;
+  exit_code: number | null;
+  error: string | null;
+  duration_s: number;
+  truncated: boolean;
+}
+
+export interface TaskRecord {
+  /** UUIDv7: time-ordered, so inserts append to the B-tree. */
+  task_id: string;
+  task_type: string;
+  payload: Record<string, unknown>;
+  priority: Priority;
+  requirements: TaskRequirements;
+  timeout_s: number;
+  max_retries: number;
+  idempotency_key: string | null;
+  labels: Record<string, string>;
+  status: TaskStatus;
+  device_id: string | null;
+  /** Number of the current (or last) assignment; results must name it. */
+  attempts: number;
+  /** Retries used by failures and timeouts (device loss uses none). */
+  retries: number;
+  created_at_ms: number;
+  assigned_at_ms: number | null;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  /** A retry waits until this time before it may be assigned again. */
+  not_before_ms: number | null;
+  /** Why a queued task is not placed yet (human-readable). */
+  wait_reason: string | null;
+  result: TaskResult | null;
+}
+
+/** Exceptional history only (retries, requeues, late results, cancels); the happy path is in the timestamps. */
+export interface TaskEventRow {
+  task_id: string;
+  ts_ms: number;
+  kind: string;
+  attempt: number | null;
+  device_id: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface TaskListFilter {
+  statuses?: readonly TaskStatus[];
+  device_id?: string;
+  task_type?: string;
+  limit: number;
+  /** Keyset pagination: only tasks with task_id < before (newest first). */
+  before?: string;
+}
+
+/** All the task writes of one scheduling step, committed in ONE transaction. */
+export interface TaskChanges {
+  inserts?: readonly TaskRecord[];
+  /** Full rows: every mutable column is written. */
+  updates?: readonly TaskRecord[];
+  events?: readonly TaskEventRow[];
+}
+
+export interface TaskStore {
+  commitTaskChanges(changes: TaskChanges): void;
+  getTask(taskId: string): TaskRecord | null;
+  findTaskByIdempotencyKey(key: string): TaskRecord | null;
+  /** Newest first. */
+  listTasks(filter: TaskListFilter): TaskRecord[];
+  /** queued, assigned and running tasks, oldest first: the state to rebuild at startup. */
+  loadActiveTasks(): TaskRecord[];
+  /** Oldest first. */
+  taskEvents(taskId: string, limit: number): TaskEventRow[];
+  countTasksByStatus(): Record<TaskStatus, number>;
 }

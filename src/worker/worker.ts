@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nextDelay } from '../common/backoff.js';
 import type { WorkerConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
-import { createMessage, createErrorFrame } from '../protocol/codec.js';
-import { MASTER_ID, PROTOCOL_VERSION, type Envelope, type HeartbeatMetrics, type RegisterData } from '../protocol/types.js';
-import { Connection } from '../transport/connection.js';
+import type { HeartbeatMetrics, RegisterData } from '../protocol/types.js';
+import { Session } from './session.js';
+import type { TaskRunner } from './task-runner.js';
 
 export type WorkerStatus = 'connecting' | 'registered' | 'backing_off' | 'closed';
 
@@ -18,15 +18,17 @@ export interface WorkerDeps {
   master: { host: string; port: number };
   collectProfile(): Promise<RegisterData>;
   sampleMetrics(activeTasks: number): Promise<HeartbeatMetrics>;
+  runner: TaskRunner;
+  /** SIGTERM waits this long for running tasks before giving them back. */
+  shutdownGraceMs?: number;
   random?: () => number;
   /** Opens the stream to the master; injectable so tests can put a hostile proxy in between. */
   dial?: (host: string, port: number) => Promise<Duplex>;
 }
 
-const REPLY_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Unanswered heartbeats before we assume the master is gone and reconnect. */
-const MAX_UNACKED_HEARTBEATS = 3;
+/** On SIGTERM, how long results may take to reach the master before we go. */
+const RESULT_FLUSH_MS = 5_000;
 
 /**
  * The worker's connect loop: connect → register → heartbeat, and on any loss,
@@ -40,6 +42,7 @@ export class Worker extends EventEmitter {
   readonly #abort = new AbortController();
   #session: Session | null = null;
   #loop: Promise<void> | null = null;
+  #closing: Promise<void> | null = null;
 
   constructor(deps: WorkerDeps) {
     super();
@@ -51,12 +54,21 @@ export class Worker extends EventEmitter {
     this.#loop ??= this.#run();
   }
 
-  /** Idempotent: stops the loop and closes the connection. */
-  async close(): Promise<void> {
-    if (!this.#abort.signal.aborted) {
-      this.#abort.abort();
-      this.#session?.close();
-    }
+  /**
+   * Idempotent. Stops taking tasks, lets running ones finish for the grace
+   * period (the rest are given back), waits briefly for their results to be
+   * acknowledged, then closes the connection and the loop.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeSteps();
+    return this.#closing;
+  }
+
+  async #closeSteps(): Promise<void> {
+    await this.#deps.runner.executor.close(this.#deps.shutdownGraceMs ?? 0);
+    await this.#deps.runner.flush(RESULT_FLUSH_MS);
+    this.#abort.abort();
+    this.#session?.close();
     await this.#loop;
     this.#setStatus('closed');
   }
@@ -85,7 +97,7 @@ export class Worker extends EventEmitter {
       this.#deps.log.debug({ err, host, port }, 'connect failed');
       return false;
     }
-    const session = new Session(stream, this.#deps, (s) => this.#setStatus(s));
+    const session = new Session(stream, this.#deps, this.#deps.runner, (s) => this.#setStatus(s));
     this.#session = session;
     if (this.#abort.signal.aborted) session.close();
     const registered = await session.done;
@@ -116,124 +128,4 @@ function dialTcp(host: string, port: number): Promise<Duplex> {
     socket.once('timeout', () => socket.destroy(new Error(`connect to ${host}:${port} timed out`)));
     socket.once('error', reject);
   });
-}
-
-type PendingReply = { resolve(msg: Envelope | null): void; timer: NodeJS.Timeout };
-
-/** One connection to the master: register, then heartbeat until it closes. */
-class Session {
-  readonly done: Promise<boolean>;
-  readonly #conn: Connection;
-  readonly #deps: WorkerDeps;
-  readonly #onStatus: (s: WorkerStatus) => void;
-  readonly #pending = new Map<string, PendingReply>();
-  #heartbeatTimer: NodeJS.Timeout | null = null;
-  #unacked = 0;
-  #registered = false;
-
-  constructor(stream: Duplex, deps: WorkerDeps, onStatus: (s: WorkerStatus) => void) {
-    this.#deps = deps;
-    this.#onStatus = onStatus;
-    let finish: (registered: boolean) => void = () => undefined;
-    this.done = new Promise((resolve) => (finish = resolve));
-    this.#conn = new Connection(
-      stream,
-      { localId: deps.deviceId, maxLineBytes: deps.config.max_line_bytes, log: deps.log },
-      { onMessage: (msg) => this.#onMessage(msg), onClose: () => this.#onClose(finish) },
-    );
-    void this.#register();
-  }
-
-  close(): void {
-    this.#conn.end();
-    this.#conn.destroy();
-  }
-
-  async #register(): Promise<void> {
-    try {
-      await this.#registerOnce();
-    } catch (err) {
-      this.#deps.log.error({ err }, 'register failed');
-      this.close();
-    }
-  }
-
-  async #registerOnce(): Promise<void> {
-    const profile = await this.#deps.collectProfile();
-    const data: RegisterData = { ...profile, protocol_version: PROTOCOL_VERSION, device_id: this.#deps.deviceId, running_tasks: [] };
-    const reply = await this.#request(createMessage('register', data, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
-    if (reply?.message_type !== 'ack') {
-      this.#deps.log.warn({ reply: reply?.data ?? 'timeout' }, 'register refused');
-      this.close();
-      return;
-    }
-    const intervalS = Number((reply.data['result'] as Record<string, unknown> | undefined)?.['heartbeat_interval'] ?? 15);
-    this.#registered = true;
-    this.#unacked = 0;
-    this.#deps.log.info({ heartbeat_interval_s: intervalS }, 'registered with master');
-    this.#onStatus('registered');
-    this.#startHeartbeats(intervalS);
-  }
-
-  #startHeartbeats(intervalS: number): void {
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(100, intervalS * 1000));
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (this.#unacked >= MAX_UNACKED_HEARTBEATS) {
-      this.#deps.log.warn({ unacked: this.#unacked }, 'master stopped answering; reconnecting');
-      this.close();
-      return;
-    }
-    this.#unacked++;
-    const metrics = await this.#deps.sampleMetrics(0);
-    const reply = await this.#request(createMessage('heartbeat', { device_id: this.#deps.deviceId, metrics }, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
-    if (reply === null) return;
-    this.#unacked = 0;
-    if (reply.message_type === 'error' && reply.data['code'] === 'RC_ERR_DEVICE_UNKNOWN') {
-      // The master lost us (e.g. its store was reset): register again on this connection.
-      this.#deps.log.warn('master does not know this device; registering again');
-      void this.#register();
-    }
-  }
-
-  /** Send and await the reply that names our message_id; null on timeout or close. */
-  #request(msg: Envelope): Promise<Envelope | null> {
-    if (this.#conn.isClosed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(msg.message_id);
-        resolve(null);
-      }, REPLY_TIMEOUT_MS);
-      this.#pending.set(msg.message_id, { resolve, timer });
-      this.#conn.send(msg);
-    });
-  }
-
-  #onMessage(msg: Envelope): void {
-    const original = msg.data['original_message_id'];
-    if ((msg.message_type === 'ack' || msg.message_type === 'error') && typeof original === 'string') {
-      const pending = this.#pending.get(original);
-      if (pending) {
-        this.#pending.delete(original);
-        clearTimeout(pending.timer);
-        pending.resolve(msg);
-      }
-      return;
-    }
-    // Task messages arrive with the task issue; until then say so instead of ignoring them.
-    const err = { code: 'RC_ERR_PROTO_UNEXPECTED' as const, message: `${msg.message_type} is not supported by this worker`, details: undefined };
-    this.#conn.send(createErrorFrame(err, { messageId: msg.message_id, receiver: msg.sender_id }, this.#deps.deviceId));
-  }
-
-  #onClose(finish: (registered: boolean) => void): void {
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.resolve(null);
-    }
-    this.#pending.clear();
-    finish(this.#registered);
-  }
 }

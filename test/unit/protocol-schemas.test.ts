@@ -68,7 +68,10 @@ test('every message type has a schema file and at least one example', () => {
 
 test('schema and example files name only known message types', () => {
   const shared = new Set(['common', 'envelope']);
-  for (const file of readdirSync(SCHEMA_DIR)) {
+  // Subfolders hold non-wire schemas (http/ bodies, payload/ task inputs); top-level files are wire messages.
+  for (const entry of readdirSync(SCHEMA_DIR, { withFileTypes: true })) {
+    if (entry.isDirectory()) continue;
+    const file = entry.name;
     const name = file.replace(/\.schema\.json$/, '');
     assert.ok(shared.has(name) || isMessageType(name), `unexpected schema file ${file}`);
   }

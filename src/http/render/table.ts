@@ -59,7 +59,7 @@ function toRecord<Row>(columns: readonly Column<Row>[], row: Row): Record<string
 
 function textCell(v: string | number | boolean | null): string {
   // Control characters from a device's self-description must not break the table.
-  return v === null ? '-' : String(v).replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return v === null ? '-' : String(v).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 
 /** RFC 4180: quote when needed, double the quotes. */

@@ -5,6 +5,7 @@ import type { HandlerContext } from './context.js';
 import { handleHeartbeat } from './heartbeat.js';
 import { handleDeviceInfo, handleListDevices, handleStatus } from './queries.js';
 import { handleRegister } from './register.js';
+import { handleReply, handleTaskProgress, handleTaskResult } from './tasks.js';
 
 export type { HandlerContext } from './context.js';
 
@@ -27,11 +28,11 @@ export function handleMessage(msg: Envelope, conn: Connection, ctx: HandlerConte
       return handleDeviceInfo(msg as Envelope<'device_info', never>, conn, ctx);
     case 'ack':
     case 'error':
-      // Replies to what the master sent; nothing to answer.
-      return;
+      return handleReply(msg, conn, ctx);
     case 'task_result':
+      return handleTaskResult(msg as Envelope<'task_result', never>, conn, ctx);
     case 'task_progress':
-      throw new ProtocolError('RC_ERR_PROTO_UNEXPECTED', `${type} is not handled by this master version`);
+      return handleTaskProgress(msg as Envelope<'task_progress', never>, conn, ctx);
     case 'task_assign':
     case 'task_cancel':
       throw new ProtocolError('RC_ERR_PROTO_UNEXPECTED', `${type} is sent by the master, never to it`);

@@ -13,8 +13,10 @@ export function handleRegister(msg: Envelope<'register', RegisterData>, conn: Co
   const data = msg.data;
   const deviceId = data.device_id ?? msg.sender_id;
   checkRegister(deviceId, data, conn);
-  ctx.registry.register(deviceId, normalizeProfile(data), conn.remoteAddress);
+  const profile = normalizeProfile(data);
+  ctx.registry.register(deviceId, profile, conn.remoteAddress);
   ctx.attachDevice(deviceId, conn);
+  ctx.tasks.onDeviceRegistered(deviceId, profile.task_types, data.running_tasks ?? []);
   ctx.log.info({ device_id: deviceId, ip: conn.remoteAddress, role: data.role ?? null }, 'device registered');
   conn.send(
     createAck(msg, {

@@ -1,0 +1,408 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../../common/clock.js';
+import { RcError, type RcError as RcErrorType } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { createMessage } from '../../protocol/codec.js';
+import { BUILTIN_TASK_TYPES } from '../../protocol/task-payloads.js';
+import { MASTER_ID, type Envelope, type MessageType, type TaskProgressData, type TaskResultData } from '../../protocol/types.js';
+import { planDispatch } from '../../scheduler/dispatch.js';
+import { DEFAULT_WEIGHTS } from '../../scheduler/types.js';
+import type { Store, TaskEventRow, TaskListFilter, TaskRecord, TaskResult } from '../../store/store.js';
+import type { DeviceRegistry } from '../registry.js';
+import { ActiveTasks } from './active-tasks.js';
+import { CommitBuffer } from './commit-buffer.js';
+import { toSnapshot } from './device-snapshots.js';
+import { DeviceHealth } from './device-health.js';
+import { newTaskRecord, parseTaskSpec } from './task-spec.js';
+import { synthesizeHistory, type HistoryEntry } from './task-history.js';
+
+export interface TaskServiceConfig {
+  lost_after_s: number;
+  lease_s: number;
+  task_timeout_grace_s: number;
+  aging_step_s: number;
+  retry_base_s: number;
+  retry_max_s: number;
+}
+
+export interface TaskServiceDeps {
+  store: Store;
+  registry: DeviceRegistry;
+  clock: Clock;
+  log: Logger;
+  config: TaskServiceConfig;
+  /** Queue a message on the device's live connection; false if it has none. */
+  send(deviceId: string, message: Envelope<MessageType, object>): boolean;
+  isConnected(deviceId: string): boolean;
+}
+
+export type ResultReply = (outcome: { recorded: boolean; status?: string } | RcErrorType) => void;
+
+/** Requeues that use no retry are still capped, so a task that kills every device it lands on ends. */
+const MAX_ATTEMPTS_FLOOR = 20;
+const MAX_ASSIGNMENTS_PER_PASS = 5000;
+
+/**
+ * The task state machine (PROTOCOL §11): submit, place, dispatch, results,
+ * retries, leases, timeouts, device loss, cancel. Memory holds the unfinished
+ * tasks; every change goes through the CommitBuffer before anything that
+ * depends on it leaves the master. Emits 'task' (TaskRecord) on each state change.
+ */
+export class TaskService extends EventEmitter {
+  readonly #deps: TaskServiceDeps;
+  readonly #active = new ActiveTasks();
+  readonly #commit: CommitBuffer;
+  readonly #health = new DeviceHealth();
+  readonly #lastAssigned = new Map<string, number>();
+  readonly #knownTypes = new Set<string>(BUILTIN_TASK_TYPES);
+  readonly #pendingAssigns = new Map<string, { task_id: string; attempt: number }>();
+  readonly #startedAtMs: number;
+  #dispatchScheduled = false;
+  #closed = false;
+
+  constructor(deps: TaskServiceDeps) {
+    super();
+    this.#deps = deps;
+    this.#commit = new CommitBuffer(deps.store, deps.log);
+    this.#startedAtMs = deps.clock.now();
+  }
+
+  /** Rebuild memory from the store (after a restart, `kill -9` included). */
+  load(): void {
+    for (const device of this.#deps.registry.list()) this.#learnTypes(device.profile.task_types);
+    for (const task of this.#deps.store.loadActiveTasks()) this.#active.track(task, task.created_at_ms);
+    this.#deps.log.info({ active: this.#active.size, queued: this.#active.queue.size }, 'tasks loaded');
+    this.scheduleDispatch();
+  }
+
+  knownTaskTypes(): ReadonlySet<string> {
+    return this.#knownTypes;
+  }
+
+  queueSizes(): ReturnType<ActiveTasks['queue']['sizeByPriority']> {
+    return this.#active.queue.sizeByPriority();
+  }
+
+  activeCountOn(deviceId: string): number {
+    return this.#active.countOnDevice(deviceId);
+  }
+
+  // ------------------------------------------------------------ people
+
+  /** Validate every body, then insert all new tasks in ONE transaction. */
+  submit(bodies: readonly unknown[]): TaskRecord[] {
+    const now = this.#deps.clock.now();
+    const specs = bodies.map((b, i) => parseTaskSpec(b, this.#knownTypes, bodies.length > 1 ? `task [${i}]: ` : ''));
+    const out: TaskRecord[] = [];
+    const fresh: TaskRecord[] = [];
+    const byKey = new Map<string, TaskRecord>();
+    for (const spec of specs) {
+      const existing = spec.idempotency_key === undefined ? null : (byKey.get(spec.idempotency_key) ?? this.#findByKey(spec.idempotency_key));
+      const task = existing ?? newTaskRecord(spec, now);
+      if (!existing) fresh.push(task);
+      if (task.idempotency_key !== null) byKey.set(task.idempotency_key, task);
+      out.push(task);
+    }
+    this.#commit.flush();
+    this.#deps.store.commitTaskChanges({ inserts: fresh });
+    for (const task of fresh) this.#active.track(task, now);
+    if (fresh.length > 0) this.scheduleDispatch();
+    return out;
+  }
+
+  cancel(taskId: string): TaskRecord {
+    const task = this.#active.get(taskId);
+    if (!task) {
+      const stored = this.#deps.store.getTask(taskId);
+      if (!stored) throw new RcError('RC_ERR_NOT_FOUND', `no task with id ${taskId}`, { status: 404 });
+      throw new RcError('RC_ERR_TASK_FINAL', `task ${taskId} is already ${stored.status}`, { status: 409 });
+    }
+    const now = this.#deps.clock.now();
+    const previous = task.status;
+    if (task.device_id !== null) this.#sendCancel(task.device_id, task.task_id, task.attempts, 'cancelled by user');
+    this.#event(task, 'cancelled', { previous_status: previous }, now);
+    this.#finalize(task, 'cancelled', outcome('cancelled by user', durationS(task, now)), now);
+    this.#commit.flush();
+    return task;
+  }
+
+  get(taskId: string): TaskRecord | null {
+    return this.#active.get(taskId) ?? this.#deps.store.getTask(taskId);
+  }
+
+  list(filter: TaskListFilter): TaskRecord[] {
+    this.#commit.flush();
+    return this.#deps.store.listTasks(filter).map((t) => this.#active.get(t.task_id) ?? t);
+  }
+
+  history(task: TaskRecord): HistoryEntry[] {
+    return synthesizeHistory(task, this.#deps.store.taskEvents(task.task_id, 500));
+  }
+
+  // ------------------------------------------------------------ wire
+
+  onProgress(deviceId: string, data: TaskProgressData): void {
+    const task = this.#current(deviceId, data.task_id, data.attempt);
+    if (!task) return;
+    if (data.event === 'started' && task.status === 'assigned') {
+      task.status = 'running';
+      task.started_at_ms = this.#deps.clock.now();
+      this.#changed(task);
+    } else if (data.event === 'output') {
+      this.emit('output', { task_id: task.task_id, attempt: task.attempts, stream: data.stream ?? 'stdout', line: data.line ?? '', seq: data.seq ?? null });
+    }
+  }
+
+  /** PROTOCOL §5.11: persisted before acknowledged; idempotent per (task_id, attempt). */
+  onResult(deviceId: string, data: TaskResultData, reply: ResultReply): void {
+    const now = this.#deps.clock.now();
+    const task = this.#current(deviceId, data.task_id, data.attempt);
+    if (!task) {
+      this.#recordLateResult(deviceId, data, now);
+      this.#commit.then(() => reply({ recorded: false }), (err) => reply(storeFailure(err)));
+      return;
+    }
+    this.#health.record(deviceId, data.status === 'succeeded');
+    this.#finishAttempt(task, data.status, { ...data.result }, now);
+    this.#commit.then(() => reply({ recorded: true, status: task.status }), (err) => reply(storeFailure(err)));
+    this.scheduleDispatch();
+  }
+
+  /** A worker's ack/error to a task_assign (matched by original_message_id). */
+  onAssignReply(deviceId: string, reply: Envelope): void {
+    const original = reply.data['original_message_id'];
+    if (typeof original !== 'string') return;
+    const pending = this.#pendingAssigns.get(original);
+    if (!pending) return;
+    this.#pendingAssigns.delete(original);
+    const refused = reply.message_type === 'error' || (reply.data['result'] as { success?: unknown } | undefined)?.success === false;
+    if (!refused) return;
+    const task = this.#current(deviceId, pending.task_id, pending.attempt);
+    if (!task) return;
+    const code = String(reply.data['code'] ?? 'refused');
+    const now = this.#deps.clock.now();
+    // A worker that cannot run this payload/type will never run it: that is a failure, not a blip.
+    if (code === 'RC_ERR_TASK_PAYLOAD' || code === 'RC_ERR_TASK_UNKNOWN_TYPE') {
+      this.#finishAttempt(task, 'failed', outcome(`device ${deviceId} refused the task: ${String(reply.data['message'] ?? code)}`, 0), now);
+    } else {
+      this.#requeue(task, 'refused', now, { code });
+    }
+    this.scheduleDispatch();
+  }
+
+  /** PROTOCOL §11.3: reconcile what the master thinks runs there with what the worker says. */
+  onDeviceRegistered(deviceId: string, taskTypes: readonly string[], running: ReadonlyArray<{ task_id: string; attempt: number }>): void {
+    this.#learnTypes(taskTypes);
+    const held = new Map(running.map((r) => [r.task_id, r.attempt]));
+    const now = this.#deps.clock.now();
+    for (const task of this.#active.onDevice(deviceId)) {
+      if (held.get(task.task_id) === task.attempts) held.delete(task.task_id);
+      else this.#requeue(task, 'not_running_after_reconnect', now, {});
+    }
+    // Whatever the worker still runs that is no longer its job: stop it.
+    for (const [taskId, attempt] of held) this.#sendCancel(deviceId, taskId, attempt, 'superseded');
+    this.scheduleDispatch();
+  }
+
+  // ------------------------------------------------------------ time
+
+  /** Leases, master-side timeouts, lost devices; then place what can be placed. */
+  tick(): void {
+    const now = this.#deps.clock.now();
+    this.#expireLostDevices(now);
+    for (const task of [...this.#active.values()]) {
+      if (task.status === 'assigned') this.#checkLease(task, now);
+      else if (task.status === 'running') this.#checkTimeout(task, now);
+    }
+    if (this.#active.queue.size > 0) this.scheduleDispatch();
+  }
+
+  scheduleDispatch(): void {
+    if (this.#dispatchScheduled || this.#closed) return;
+    this.#dispatchScheduled = true;
+    setImmediate(() => {
+      this.#dispatchScheduled = false;
+      if (!this.#closed) this.#dispatch();
+    });
+  }
+
+  /** Persist what is pending; called at shutdown. */
+  close(): void {
+    this.#closed = true;
+    this.#commit.flush();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #dispatch(): void {
+    const now = this.#deps.clock.now();
+    const plan = planDispatch(this.#active.queue, this.#snapshots(), {
+      now_ms: now,
+      weights: DEFAULT_WEIGHTS,
+      aging_step_ms: this.#deps.config.aging_step_s * 1000,
+      aging_max_priority: 'high',
+      max_assignments: MAX_ASSIGNMENTS_PER_PASS,
+    });
+    // Wait reasons live in memory (GET reads active tasks from memory): no write per pass.
+    for (const [taskId, reason] of plan.waiting) {
+      const task = this.#active.get(taskId);
+      if (task) task.wait_reason = reason;
+    }
+    for (const { task_id, device_id } of plan.assignments) {
+      const task = this.#active.get(task_id);
+      if (task) this.#assign(task, device_id, now);
+    }
+    if (plan.assignments.length === MAX_ASSIGNMENTS_PER_PASS) this.scheduleDispatch();
+  }
+
+  #snapshots(): ReturnType<typeof toSnapshot>[] {
+    return this.#deps.registry.list().map((d) =>
+      toSnapshot(d, {
+        connected: this.#deps.isConnected(d.device_id),
+        drained: this.#deps.registry.isDrained(d.device_id),
+        active_tasks: this.#active.countOnDevice(d.device_id),
+        health: this.#health.score(d.device_id),
+        last_assigned_ms: this.#lastAssigned.get(d.device_id) ?? 0,
+      }),
+    );
+  }
+
+  #assign(task: TaskRecord, deviceId: string, now: number): void {
+    this.#active.moveToDevice(task, deviceId);
+    Object.assign(task, { status: 'assigned', device_id: deviceId, assigned_at_ms: now, started_at_ms: null, not_before_ms: null, wait_reason: null });
+    task.attempts += 1;
+    this.#lastAssigned.set(deviceId, now);
+    this.#changed(task);
+    const msg = createMessage('task_assign', {
+      task_id: task.task_id,
+      attempt: task.attempts,
+      task_type: task.task_type,
+      payload: task.payload,
+      timeout_s: task.timeout_s,
+      priority: task.priority,
+      lease_s: this.#deps.config.lease_s,
+      labels: task.labels,
+    }, { sender: MASTER_ID, receiver: deviceId });
+    this.#pendingAssigns.set(msg.message_id, { task_id: task.task_id, attempt: task.attempts });
+    this.#commit.then(() => {
+      if (!this.#deps.send(deviceId, msg)) this.#pendingAssigns.delete(msg.message_id);
+    });
+  }
+
+  #finishAttempt(task: TaskRecord, status: TaskResultData['status'], result: TaskResult, now: number): void {
+    if (status === 'succeeded') return this.#finalize(task, 'succeeded', result, now);
+    // The worker gave the task up (e.g. it is shutting down): not the task's fault.
+    if (status === 'cancelled') return this.#requeue(task, 'abandoned_by_worker', now, { error: result.error });
+    if (task.retries >= task.max_retries) return this.#finalize(task, status, result, now);
+    task.retries += 1;
+    const delayS = Math.min(this.#deps.config.retry_max_s, this.#deps.config.retry_base_s * 2 ** (task.retries - 1));
+    this.#event(task, 'retry_scheduled', { status, exit_code: result.exit_code, error: result.error, retry: task.retries, retry_in_s: delayS }, now);
+    this.#toQueue(task, now, now + delayS * 1000);
+  }
+
+  #requeue(task: TaskRecord, reason: string, now: number, detail: Record<string, unknown>): void {
+    this.#event(task, 'requeued', { reason, ...detail }, now);
+    if (task.attempts >= Math.max(MAX_ATTEMPTS_FLOOR, (task.max_retries + 1) * 5)) {
+      return this.#finalize(task, 'failed', outcome(`gave up after ${task.attempts} attempts without a result (last: ${reason})`, 0), now);
+    }
+    this.#toQueue(task, now, null);
+  }
+
+  #toQueue(task: TaskRecord, now: number, notBefore: number | null): void {
+    task.not_before_ms = notBefore;
+    this.#active.moveToQueue(task, now);
+    Object.assign(task, { status: 'queued', device_id: null, assigned_at_ms: null, started_at_ms: null });
+    this.#changed(task);
+  }
+
+  #finalize(task: TaskRecord, status: TaskRecord['status'], result: TaskResult, now: number): void {
+    this.#active.forget(task);
+    Object.assign(task, { status, result, finished_at_ms: now, wait_reason: null, not_before_ms: null });
+    this.#changed(task);
+  }
+
+  #changed(task: TaskRecord): void {
+    this.#commit.update(task);
+    this.emit('task', task);
+  }
+
+  #event(task: TaskRecord, kind: string, detail: Record<string, unknown>, now: number): void {
+    const row: TaskEventRow = { task_id: task.task_id, ts_ms: now, kind, attempt: task.attempts, device_id: task.device_id, detail };
+    this.#commit.event(row);
+    this.#deps.log.info({ task_id: task.task_id, kind, attempt: task.attempts, device_id: task.device_id, ...detail }, `task ${kind}`);
+  }
+
+  /** The active task only if this device holds this attempt; anything else is stale news. */
+  #current(deviceId: string, taskId: string, attempt: number): TaskRecord | null {
+    const task = this.#active.get(taskId);
+    if (!task || task.device_id !== deviceId || task.attempts !== attempt || task.status === 'queued') return null;
+    return task;
+  }
+
+  #recordLateResult(deviceId: string, data: TaskResultData, now: number): void {
+    const stored = this.#active.get(data.task_id) ?? this.#deps.store.getTask(data.task_id);
+    if (!stored) return;
+    // A resend of the result that already won is the normal outbox case: nothing to record.
+    if (stored.attempts === data.attempt && stored.device_id === deviceId && stored.status === data.status) return;
+    this.#commit.event({ task_id: data.task_id, ts_ms: now, kind: 'late_result', attempt: data.attempt, device_id: deviceId, detail: { status: data.status, exit_code: data.result.exit_code, current_attempt: stored.attempts } });
+  }
+
+  #checkLease(task: TaskRecord, now: number): void {
+    const deviceId = task.device_id;
+    if (deviceId === null || task.assigned_at_ms === null || !this.#deps.isConnected(deviceId)) return;
+    if (now - task.assigned_at_ms <= this.#deps.config.lease_s * 1000) return;
+    this.#sendCancel(deviceId, task.task_id, task.attempts, 'lease expired');
+    this.#requeue(task, 'lease_expired', now, { lease_s: this.#deps.config.lease_s });
+    this.scheduleDispatch();
+  }
+
+  #checkTimeout(task: TaskRecord, now: number): void {
+    if (task.started_at_ms === null || task.device_id === null) return;
+    const limitMs = (task.timeout_s + this.#deps.config.task_timeout_grace_s) * 1000;
+    if (now - task.started_at_ms <= limitMs) return;
+    this.#sendCancel(task.device_id, task.task_id, task.attempts, 'timed out');
+    const error = `no result from device ${task.device_id} within timeout_s ${task.timeout_s} + ${this.#deps.config.task_timeout_grace_s} s grace`;
+    this.#event(task, 'timed_out_by_master', {}, now);
+    this.#finishAttempt(task, 'timed_out', outcome(error, durationS(task, now)), now);
+    this.scheduleDispatch();
+  }
+
+  /** PROTOCOL §11.4: a device silent for lost_after loses its tasks, without using a retry. */
+  #expireLostDevices(now: number): void {
+    const lostAfterMs = this.#deps.config.lost_after_s * 1000;
+    for (const deviceId of this.#active.devicesWithTasks()) {
+      const device = this.#deps.registry.get(deviceId);
+      // After a master restart the clock starts at the restart: the device had no chance to speak.
+      const lastHeard = Math.max(device?.last_seen_ms ?? 0, this.#startedAtMs);
+      if (now - lastHeard <= lostAfterMs) continue;
+      this.#deps.log.warn({ device_id: deviceId, silent_s: Math.round((now - lastHeard) / 1000) }, 'device lost; requeueing its tasks');
+      for (const task of this.#active.onDevice(deviceId)) this.#requeue(task, 'device_lost', now, { lost_after_s: this.#deps.config.lost_after_s });
+      this.scheduleDispatch();
+    }
+  }
+
+  #sendCancel(deviceId: string, taskId: string, attempt: number, reason: string): void {
+    this.#deps.send(deviceId, createMessage('task_cancel', { task_id: taskId, attempt, reason }, { sender: MASTER_ID, receiver: deviceId }));
+  }
+
+  #findByKey(key: string): TaskRecord | null {
+    const id = this.#active.idForKey(key);
+    return (id === undefined ? null : this.#active.get(id)) ?? this.#deps.store.findTaskByIdempotencyKey(key);
+  }
+
+  #learnTypes(types: readonly string[]): void {
+    for (const t of types) this.#knownTypes.add(t);
+  }
+}
+
+function outcome(error: string, durationSeconds: number): TaskResult {
+  return { output: '', exit_code: null, error, duration_s: durationSeconds, truncated: false };
+}
+
+function durationS(task: TaskRecord, now: number): number {
+  return task.started_at_ms === null ? 0 : Math.round(now - task.started_at_ms) / 1000;
+}
+
+function storeFailure(err: unknown): RcError {
+  return new RcError('RC_ERR_STORE', 'the result could not be stored; send it again later', { status: 503, cause: err });
+}

@@ -1,0 +1,192 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../common/errors.js';
+import { ACTIVE_STATUSES, TASK_STATUSES, type TaskChanges, type TaskListFilter, type TaskRecord, type TaskStatus } from './store.js';
+import {
+  TASK_COLUMNS,
+  UPDATE_COLUMNS,
+  toEventArgs,
+  toInsertArgs,
+  toUpdateArgs,
+  type TaskDbRow,
+  type TaskEventArgs,
+  type TaskEventDbRow,
+  type TaskInsertArgs,
+  type TaskUpdateArgs,
+} from './task-rows.js';
+
+/** listTasks returns at most this many rows per page. */
+export const MAX_TASK_PAGE = 1000;
+
+/**
+ * Textually identical to the WHERE of the partial index tasks_active
+ * (migration 2): SQLite uses a partial index only for a query whose WHERE
+ * contains its condition, and bound parameters never qualify.
+ */
+const ACTIVE_CONDITION = "status IN ('queued', 'assigned', 'running')";
+const COLUMNS = TASK_COLUMNS.join(', ');
+
+const SQL = {
+  insert: `INSERT INTO tasks (${COLUMNS}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`,
+  update: `UPDATE tasks SET ${UPDATE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE task_id = ?`,
+  insertEvent: 'INSERT INTO task_events (task_id, ts_ms, kind, attempt, device_id, detail) VALUES (?, ?, ?, ?, ?, ?)',
+  get: `SELECT ${COLUMNS} FROM tasks WHERE task_id = ?`,
+  byIdempotencyKey: `SELECT ${COLUMNS} FROM tasks WHERE idempotency_key = ?`,
+  active: `SELECT ${COLUMNS} FROM tasks WHERE ${ACTIVE_CONDITION} ORDER BY task_id`,
+  events: `
+    SELECT task_id, ts_ms, kind, attempt, device_id, detail FROM task_events
+    WHERE task_id = ? ORDER BY id LIMIT ?`,
+  countByStatus: 'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+} as const;
+
+type ListArg = string | number;
+type ListStatement = Database.Statement<ListArg[], TaskDbRow>;
+
+/** What decides the text of a listTasks query; one prepared statement per distinct shape. */
+interface ListShape {
+  statusCount: number;
+  isActiveOnly: boolean;
+  hasDevice: boolean;
+  hasType: boolean;
+  hasBefore: boolean;
+}
+
+/**
+ * The SQL side of the TaskStore: prepared statements over `tasks` and
+ * `task_events`, returning raw rows. SqliteStore wraps errors and maps rows.
+ */
+export class TaskTables {
+  private readonly db: Database.Database;
+  private readonly q: ReturnType<typeof prepareTaskQueries>;
+  private readonly commitTx: (changes: TaskChanges) => string[];
+  /** At most 2^4 × 8 shapes, so the cache needs no eviction. */
+  private readonly listStatements = new Map<string, ListStatement>();
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    this.q = prepareTaskQueries(db);
+    this.commitTx = db.transaction((changes: TaskChanges) => this.applyChanges(changes));
+  }
+
+  /** One transaction; returns the ids of updates that matched no row. */
+  commit(changes: TaskChanges): string[] {
+    return this.commitTx(changes);
+  }
+
+  get(taskId: string): TaskDbRow | undefined {
+    return this.q.get.get(taskId);
+  }
+
+  findByIdempotencyKey(key: string): TaskDbRow | undefined {
+    return this.q.byIdempotencyKey.get(key);
+  }
+
+  list(filter: TaskListFilter): TaskDbRow[] {
+    const statuses = filter.statuses === undefined ? undefined : knownStatuses(filter.statuses);
+    // IN () matches nothing; so does a status the CHECK constraint keeps out of the table.
+    if (statuses !== undefined && statuses.length === 0) return [];
+    const shape: ListShape = {
+      statusCount: statuses?.length ?? 0,
+      isActiveOnly: statuses !== undefined && statuses.every((s) => ACTIVE_STATUSES.includes(s)),
+      hasDevice: filter.device_id !== undefined,
+      hasType: filter.task_type !== undefined,
+      hasBefore: filter.before !== undefined,
+    };
+    const args: ListArg[] = [...(statuses ?? [])];
+    if (filter.device_id !== undefined) args.push(filter.device_id);
+    if (filter.task_type !== undefined) args.push(filter.task_type);
+    if (filter.before !== undefined) args.push(filter.before);
+    args.push(clampPageSize(filter.limit));
+    return this.listStatement(shape).all(...args);
+  }
+
+  loadActive(): TaskDbRow[] {
+    return this.q.active.all();
+  }
+
+  events(taskId: string, limit: number): TaskEventDbRow[] {
+    return this.q.events.all(taskId, limit);
+  }
+
+  countByStatus(): Record<TaskStatus, number> {
+    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    for (const { status, n } of this.q.countByStatus.all()) {
+      if (status in counts) counts[status as TaskStatus] = n;
+    }
+    return counts;
+  }
+
+  private applyChanges(changes: TaskChanges): string[] {
+    for (const task of changes.inserts ?? []) this.insert(task);
+    const missing: string[] = [];
+    for (const task of changes.updates ?? []) {
+      if (this.q.update.run(...toUpdateArgs(task)).changes === 0) missing.push(task.task_id);
+    }
+    for (const event of changes.events ?? []) this.q.insertEvent.run(...toEventArgs(event));
+    return missing;
+  }
+
+  /** Callers look up idempotency keys first, so a duplicate here is a bug; say which key clashed. */
+  private insert(task: TaskRecord): void {
+    try {
+      this.q.insert.run(...toInsertArgs(task));
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new StoreError(`inserting task ${task.task_id} failed: duplicate task_id`, err);
+      }
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StoreError(
+          `inserting task ${task.task_id} failed: duplicate idempotency_key ${JSON.stringify(task.idempotency_key)}`,
+          err,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private listStatement(shape: ListShape): ListStatement {
+    const key = JSON.stringify(shape);
+    let stmt = this.listStatements.get(key);
+    if (stmt === undefined) {
+      stmt = this.db.prepare<ListArg[], TaskDbRow>(listSql(shape));
+      this.listStatements.set(key, stmt);
+    }
+    return stmt;
+  }
+}
+
+function prepareTaskQueries(db: Database.Database) {
+  return {
+    insert: db.prepare<TaskInsertArgs>(SQL.insert),
+    update: db.prepare<TaskUpdateArgs>(SQL.update),
+    insertEvent: db.prepare<TaskEventArgs>(SQL.insertEvent),
+    get: db.prepare<[string], TaskDbRow>(SQL.get),
+    byIdempotencyKey: db.prepare<[string], TaskDbRow>(SQL.byIdempotencyKey),
+    active: db.prepare<[], TaskDbRow>(SQL.active),
+    events: db.prepare<[string, number], TaskEventDbRow>(SQL.events),
+    countByStatus: db.prepare<[], { status: string; n: number }>(SQL.countByStatus),
+  };
+}
+
+/** Parameters bind in the order the terms appear: statuses, device, type, before, limit. */
+function listSql(shape: ListShape): string {
+  const where: string[] = [];
+  if (shape.statusCount > 0) where.push(`status IN (${Array(shape.statusCount).fill('?').join(', ')})`);
+  // Redundant for the result; it lets the planner walk tasks_active instead of every task.
+  if (shape.isActiveOnly) where.push(ACTIVE_CONDITION);
+  if (shape.hasDevice) where.push('device_id = ?');
+  if (shape.hasType) where.push('task_type = ?');
+  if (shape.hasBefore) where.push('task_id < ?');
+  const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+  return `SELECT ${COLUMNS} FROM tasks ${clause} ORDER BY task_id DESC LIMIT ?`;
+}
+
+/** Deduplicated and limited to real statuses, which also bounds the statement cache. */
+function knownStatuses(statuses: readonly TaskStatus[]): TaskStatus[] {
+  return TASK_STATUSES.filter((s) => statuses.includes(s));
+}
+
+function clampPageSize(limit: number): number {
+  if (Number.isNaN(limit)) return 1;
+  return Math.min(MAX_TASK_PAGE, Math.max(1, Math.floor(limit)));
+}

@@ -1,0 +1,155 @@
+import type { Duplex } from 'node:stream';
+import { createErrorFrame, createMessage } from '../protocol/codec.js';
+import { MASTER_ID, PROTOCOL_VERSION, type Envelope, type MessageType, type RegisterData, type TaskAssignData, type TaskCancelData } from '../protocol/types.js';
+import { Connection } from '../transport/connection.js';
+import type { MasterLink, TaskRunner } from './task-runner.js';
+import type { WorkerDeps, WorkerStatus } from './worker.js';
+
+const REPLY_TIMEOUT_MS = 10_000;
+/** Unanswered heartbeats before we assume the master is gone and reconnect. */
+const MAX_UNACKED_HEARTBEATS = 3;
+
+type PendingReply = { resolve(msg: Envelope | null): void; timer: NodeJS.Timeout };
+
+/** One connection to the master: register, then heartbeat and carry tasks until it closes. */
+export class Session implements MasterLink {
+  /** Resolves when the connection is gone: true if it got registered. */
+  readonly done: Promise<boolean>;
+  readonly #conn: Connection;
+  readonly #deps: WorkerDeps;
+  readonly #runner: TaskRunner;
+  readonly #onStatus: (s: WorkerStatus) => void;
+  readonly #pending = new Map<string, PendingReply>();
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #unacked = 0;
+  #registered = false;
+
+  constructor(stream: Duplex, deps: WorkerDeps, runner: TaskRunner, onStatus: (s: WorkerStatus) => void) {
+    this.#deps = deps;
+    this.#runner = runner;
+    this.#onStatus = onStatus;
+    let finish: (registered: boolean) => void = () => undefined;
+    this.done = new Promise((resolve) => (finish = resolve));
+    this.#conn = new Connection(
+      stream,
+      { localId: deps.deviceId, maxLineBytes: deps.config.max_line_bytes, log: deps.log },
+      { onMessage: (msg) => this.#onMessage(msg), onClose: () => this.#onClose(finish) },
+    );
+    void this.#register();
+  }
+
+  close(): void {
+    this.#conn.end();
+    this.#conn.destroy();
+  }
+
+  send(message: Envelope<MessageType, object>): void {
+    this.#conn.send(message);
+  }
+
+  /** Send and await the reply that names our message_id; null on timeout or close. */
+  request(message: Envelope<MessageType, object>): Promise<Envelope | null> {
+    if (this.#conn.isClosed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(message.message_id);
+        resolve(null);
+      }, REPLY_TIMEOUT_MS);
+      this.#pending.set(message.message_id, { resolve, timer });
+      this.#conn.send(message);
+    });
+  }
+
+  async #register(): Promise<void> {
+    try {
+      await this.#registerOnce();
+    } catch (err) {
+      this.#deps.log.error({ err }, 'register failed');
+      this.close();
+    }
+  }
+
+  async #registerOnce(): Promise<void> {
+    const profile = await this.#deps.collectProfile();
+    const data: RegisterData = {
+      ...profile,
+      protocol_version: PROTOCOL_VERSION,
+      device_id: this.#deps.deviceId,
+      task_types: this.#runner.taskTypes,
+      running_tasks: this.#runner.heldTasks(),
+    };
+    const reply = await this.request(createMessage('register', data, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
+    if (reply?.message_type !== 'ack') {
+      this.#deps.log.warn({ reply: reply?.data ?? 'timeout' }, 'register refused');
+      this.close();
+      return;
+    }
+    const intervalS = Number((reply.data['result'] as Record<string, unknown> | undefined)?.['heartbeat_interval'] ?? 15);
+    this.#registered = true;
+    this.#unacked = 0;
+    this.#deps.log.info({ heartbeat_interval_s: intervalS }, 'registered with master');
+    this.#runner.attach(this);
+    this.#onStatus('registered');
+    this.#startHeartbeats(intervalS);
+  }
+
+  #startHeartbeats(intervalS: number): void {
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(100, intervalS * 1000));
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#unacked >= MAX_UNACKED_HEARTBEATS) {
+      this.#deps.log.warn({ unacked: this.#unacked }, 'master stopped answering; reconnecting');
+      this.close();
+      return;
+    }
+    this.#unacked++;
+    const metrics = await this.#deps.sampleMetrics(this.#runner.executor.activeCount);
+    const reply = await this.request(createMessage('heartbeat', { device_id: this.#deps.deviceId, metrics }, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
+    if (reply === null) return;
+    this.#unacked = 0;
+    if (reply.message_type === 'error' && reply.data['code'] === 'RC_ERR_DEVICE_UNKNOWN') {
+      // The master lost us (e.g. its store was reset): register again on this connection.
+      this.#deps.log.warn('master does not know this device; registering again');
+      void this.#register();
+    }
+  }
+
+  #onMessage(msg: Envelope): void {
+    switch (msg.message_type) {
+      case 'ack':
+      case 'error':
+        return this.#resolveReply(msg);
+      case 'task_assign':
+        return this.#runner.onAssign(msg as unknown as Envelope<'task_assign', TaskAssignData>, this);
+      case 'task_cancel':
+        return this.#runner.onCancel(msg as unknown as Envelope<'task_cancel', TaskCancelData>, this);
+      default: {
+        const err = { code: 'RC_ERR_PROTO_UNEXPECTED' as const, message: `${msg.message_type} is not sent to workers`, details: undefined };
+        this.#conn.send(createErrorFrame(err, { messageId: msg.message_id, receiver: msg.sender_id }, this.#deps.deviceId));
+      }
+    }
+  }
+
+  #resolveReply(msg: Envelope): void {
+    const original = msg.data['original_message_id'];
+    if (typeof original !== 'string') return;
+    const pending = this.#pending.get(original);
+    if (!pending) return;
+    this.#pending.delete(original);
+    clearTimeout(pending.timer);
+    pending.resolve(msg);
+  }
+
+  #onClose(finish: (registered: boolean) => void): void {
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#runner.attach(null);
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.resolve(null);
+    }
+    this.#pending.clear();
+    finish(this.#registered);
+  }
+}

@@ -1,0 +1,118 @@
+import type { Logger } from '../common/logger.js';
+import { createAck, createErrorFrame, createMessage } from '../protocol/codec.js';
+import { MASTER_ID, type Envelope, type MessageType, type TaskAssignData, type TaskCancelData } from '../protocol/types.js';
+import { TaskExecutor, type ProgressData, type ResultData } from './executor.js';
+import type { TaskTypeDefinition } from './tasks/types.js';
+
+const RESEND_AFTER_MS = 2000;
+
+/** The current registered connection to the master, as the runner needs it. */
+export interface MasterLink {
+  send(message: Envelope<MessageType, object>): void;
+  /** Send and await the reply; null on timeout or loss of the connection. */
+  request(message: Envelope<MessageType, object>): Promise<Envelope | null>;
+}
+
+export interface TaskRunnerOptions {
+  deviceId: string;
+  maxTasks: number;
+  types: ReadonlyMap<string, TaskTypeDefinition>;
+  outputCapBytes: number;
+  log: Logger;
+}
+
+/**
+ * Bridges the master's task messages and the executor. Results are kept in
+ * an outbox until the master acknowledges them (it stores before it acks),
+ * so a result finished while the master was unreachable is delivered after
+ * the next register.
+ */
+export class TaskRunner {
+  readonly executor: TaskExecutor;
+  readonly #opts: TaskRunnerOptions;
+  readonly #outbox = new Map<string, ResultData>();
+  readonly #delivering = new Set<string>();
+  #link: MasterLink | null = null;
+
+  constructor(opts: TaskRunnerOptions) {
+    this.#opts = opts;
+    this.executor = new TaskExecutor({
+      maxTasks: opts.maxTasks,
+      types: opts.types,
+      log: opts.log,
+      outputCapBytes: opts.outputCapBytes,
+      onProgress: (p) => this.#sendProgress(p),
+      onResult: (r) => this.#queueResult(r),
+    });
+  }
+
+  get taskTypes(): string[] {
+    return [...this.#opts.types.keys()];
+  }
+
+  /** What register reports as still ours: running tasks and results not yet acknowledged. */
+  heldTasks(): Array<{ task_id: string; attempt: number }> {
+    const held = this.executor.running();
+    for (const r of this.#outbox.values()) held.push({ task_id: r.task_id, attempt: r.attempt });
+    return held;
+  }
+
+  /** Called with the session once registered, and with null when it is gone. */
+  attach(link: MasterLink | null): void {
+    this.#link = link;
+    if (link) for (const key of this.#outbox.keys()) void this.#deliver(key);
+  }
+
+  onAssign(msg: Envelope<'task_assign', TaskAssignData>, link: MasterLink): void {
+    const accepted = this.executor.accept(msg.data);
+    if (accepted.ok) {
+      link.send(createAck(msg, { task_id: msg.data.task_id, attempt: msg.data.attempt }, this.#opts.deviceId));
+      return;
+    }
+    this.#opts.log.warn({ task_id: msg.data.task_id, code: accepted.code, reason: accepted.message }, 'task refused');
+    link.send(createErrorFrame({ code: accepted.code, message: accepted.message, details: undefined }, { messageId: msg.message_id, receiver: msg.sender_id }, this.#opts.deviceId));
+  }
+
+  onCancel(msg: Envelope<'task_cancel', TaskCancelData>, link: MasterLink): void {
+    const found = this.executor.cancel(msg.data.task_id);
+    this.#opts.log.info({ task_id: msg.data.task_id, reason: msg.data.reason ?? null, found }, 'task cancel requested');
+    link.send(createAck(msg, { task_id: msg.data.task_id, found }, this.#opts.deviceId));
+  }
+
+  /** Wait until every queued result was acknowledged, or the time is up. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#outbox.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.#outbox.size === 0;
+  }
+
+  #sendProgress(p: ProgressData): void {
+    // Progress is best effort: the output is also in the result.
+    this.#link?.send(createMessage('task_progress', p, { sender: this.#opts.deviceId, receiver: MASTER_ID }));
+  }
+
+  #queueResult(r: ResultData): void {
+    const key = `${r.task_id}#${r.attempt}`;
+    this.#outbox.set(key, r);
+    void this.#deliver(key);
+  }
+
+  async #deliver(key: string): Promise<void> {
+    const link = this.#link;
+    const result = this.#outbox.get(key);
+    if (!link || !result || this.#delivering.has(key)) return;
+    this.#delivering.add(key);
+    try {
+      const reply = await link.request(createMessage('task_result', result, { sender: this.#opts.deviceId, receiver: MASTER_ID }));
+      if (reply?.message_type === 'ack') {
+        this.#outbox.delete(key);
+        return;
+      }
+      this.#opts.log.warn({ key, reply: reply?.data ?? 'no reply' }, 'result not acknowledged; will resend');
+      // Still connected (e.g. the master's store refused it): try again shortly; otherwise attach() resends.
+      if (reply !== null && this.#link === link) setTimeout(() => void this.#deliver(key), RESEND_AFTER_MS).unref();
+    } finally {
+      this.#delivering.delete(key);
+    }
+  }
+}
