@@ -92,6 +92,9 @@ export class Master {
     this.#startTimers();
     this.#writeRuntimeFile(ports);
     this.#log.info({ host: cfg.host, ...ports, data_dir: cfg.data_dir, devices: this.registry.size }, 'master listening');
+    if (cfg.api_token === null) {
+      this.#log.info({ api_token_file: join(cfg.data_dir, API_TOKEN_FILE) }, 'HTTP writes need Authorization: Bearer <the token in this file>');
+    }
     return ports;
   }
 

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceEventRow, DeviceProfile, DeviceRecord, DeviceState, HeartbeatRow, Store } from '../store/store.js';
@@ -18,6 +19,14 @@ export interface DeviceFilter {
   role?: string;
 }
 
+/** What the registry announces (for SSE streams and metrics). */
+export interface RegistryEvents {
+  registered: [DeviceRecord];
+  heartbeat: [DeviceRecord];
+  state: [StateChange];
+  drained: [{ device_id: string; drained: boolean }];
+}
+
 export interface StateChange {
   device_id: string;
   from: DeviceState;
@@ -35,7 +44,7 @@ function isWorse(next: DeviceState, current: DeviceState): boolean {
  * through to the store. Heartbeat history is batched because at 10k devices it
  * is ~2k rows/s, and one transaction per row would be the bottleneck.
  */
-export class DeviceRegistry {
+export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #connected = new Set<string>();
   readonly #drained = new Set<string>();
@@ -44,6 +53,7 @@ export class DeviceRegistry {
   #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: RegistryOptions) {
+    super();
     this.#opts = opts;
   }
 
@@ -72,8 +82,10 @@ export class DeviceRegistry {
   }
 
   setDrained(deviceId: string, drained: boolean): void {
+    if (drained === this.#drained.has(deviceId)) return;
     if (drained) this.#drained.add(deviceId);
     else this.#drained.delete(deviceId);
+    this.emit('drained', { device_id: deviceId, drained });
   }
 
   list(filter: DeviceFilter = {}): DeviceRecord[] {
@@ -101,6 +113,7 @@ export class DeviceRegistry {
     };
     this.#opts.store.upsertDevice(device);
     this.#devices.set(deviceId, device);
+    this.emit('registered', device);
     this.#recordEvents([{ device_id: deviceId, ts_ms: now, kind: 'registered', detail: { ip_address: ipAddress, previous_state: previous?.state ?? null } }]);
     return device;
   }
@@ -114,6 +127,7 @@ export class DeviceRegistry {
     device.last_metrics = metrics;
     if (device.state !== 'online') this.#applyStateChanges([{ device_id: deviceId, from: device.state, to: 'online' }], now);
     this.#queueHeartbeat({ device_id: deviceId, ts_ms: now, metrics });
+    this.emit('heartbeat', device);
     return true;
   }
 
@@ -160,6 +174,7 @@ export class DeviceRegistry {
     for (const change of changes) {
       const device = this.#devices.get(change.device_id);
       if (device) device.state = change.to;
+      this.emit('state', change);
       this.#opts.log.info({ device_id: change.device_id, from: change.from, to: change.to }, 'device state changed');
     }
     try {

@@ -154,9 +154,11 @@ export interface TaskEventRow {
 }
 
 export interface TaskListFilter {
+  /** Any of these; an empty list matches nothing. */
   statuses?: readonly TaskStatus[];
   device_id?: string;
   task_type?: string;
+  /** Clamped to 1..1000. */
   limit: number;
   /** Keyset pagination: only tasks with task_id < before (newest first). */
   before?: string;
@@ -178,7 +180,7 @@ export interface TaskStore {
   listTasks(filter: TaskListFilter): TaskRecord[];
   /** queued, assigned and running tasks, oldest first: the state to rebuild at startup. */
   loadActiveTasks(): TaskRecord[];
-  /** Oldest first. */
+  /** Oldest first: in the order recorded, whatever their ts_ms. */
   taskEvents(taskId: string, limit: number): TaskEventRow[];
   countTasksByStatus(): Record<TaskStatus, number>;
 }

@@ -10,6 +10,8 @@ import { openStore, SqliteStore, STORE_FILE_NAME, type StoreLogger } from '../..
 import { applyMigrations, MIGRATIONS } from '../../src/store/migrations.js';
 import type { DeviceRecord, Store } from '../../src/store/store.js';
 
+const LATEST = MIGRATIONS.at(-1)!.version;
+
 interface LogEntry {
   level: 'info' | 'warn';
   obj: object;
@@ -129,16 +131,16 @@ test('refuses a database stamped with a newer schema version', (t) => {
   raw.prepare('INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (999, ?, 0)').run('from the future');
   raw.close();
 
-  assertStoreError(() => openStore(dir), /schema version 999 .*only knows up to 1/);
+  assertStoreError(() => openStore(dir), new RegExp(`schema version 999 .*only knows up to ${LATEST}\\b`));
 });
 
 test('rolls back a failing migration step entirely', (t) => {
   const raw = openRaw(t, path.join(makeTempDir(t), 'm.db'));
-  const broken = [...MIGRATIONS, { version: 2, name: 'broken', up: 'CREATE TABLE half (a); SELECT * FROM missing;' }];
+  const broken = [...MIGRATIONS, { version: LATEST + 1, name: 'broken', up: 'CREATE TABLE half (a); SELECT * FROM missing;' }];
 
   assert.throws(() => applyMigrations(raw, { migrations: broken }), /no such table: missing/);
   const version = raw.prepare('SELECT MAX(version) AS v FROM schema_migrations').get();
-  assert.deepEqual(version, { v: 1 });
+  assert.deepEqual(version, { v: LATEST });
   assert.equal(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get(), undefined);
 });
 

@@ -9,6 +9,8 @@ export interface Column<Row> {
   value(row: Row): string | number | boolean | null;
   /** Right-align in text output (numbers). */
   alignRight?: boolean;
+  /** Show numbers with this many decimals in text output (machine formats keep the number). */
+  decimals?: number;
 }
 
 export const CONTENT_TYPES: Record<TableFormat, string> = {
@@ -33,7 +35,7 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
 }
 
 function renderText<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
-  const cells = rows.map((row) => columns.map((c) => textCell(c.value(row))));
+  const cells = rows.map((row) => columns.map((c) => textCell(c.value(row), c.decimals)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[]): string =>
     values.map((v, i) => (columns[i]!.alignRight ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -57,7 +59,8 @@ function toRecord<Row>(columns: readonly Column<Row>[], row: Row): Record<string
   return out;
 }
 
-function textCell(v: string | number | boolean | null): string {
+function textCell(v: string | number | boolean | null, decimals?: number): string {
+  if (typeof v === 'number' && decimals !== undefined) return v.toFixed(decimals);
   // Control characters from a device's self-description must not break the table.
   return v === null ? '-' : String(v).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }

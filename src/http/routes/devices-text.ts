@@ -14,9 +14,9 @@ export const DEVICE_COLUMNS: readonly Column<DeviceRecord>[] = [
   { header: 'PLATFORM', key: 'platform', value: (d) => d.profile.platform },
   { header: 'ARCH', key: 'arch', value: (d) => d.profile.arch },
   { header: 'CORES', key: 'cpu_count', value: (d) => d.profile.cpu_count, alignRight: true },
-  { header: 'MEM_GB', key: 'memory_total_gb', value: (d) => fixed(d.profile.memory_total_gb, 1), alignRight: true },
-  { header: 'CPU%', key: 'cpu_usage', value: (d) => fixed(metric(d, 'cpu_usage'), 1), alignRight: true },
-  { header: 'MEM%', key: 'memory_usage', value: (d) => fixed(metric(d, 'memory_usage'), 1), alignRight: true },
+  { header: 'MEM_GB', key: 'memory_total_gb', value: (d) => fixed(d.profile.memory_total_gb, 1), alignRight: true, decimals: 1 },
+  { header: 'CPU%', key: 'cpu_usage', value: (d) => fixed(metric(d, 'cpu_usage'), 1), alignRight: true, decimals: 1 },
+  { header: 'MEM%', key: 'memory_usage', value: (d) => fixed(metric(d, 'memory_usage'), 1), alignRight: true, decimals: 1 },
   { header: 'LAST_SEEN', key: 'last_seen', value: (d) => new Date(d.last_seen_ms).toISOString() },
 ];
 
