@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { resolveMasterConfig } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { packageVersion } from '../common/version.js';
+import { destination as pinoDestination, multistream } from 'pino';
+import { LogFeed } from '../master/log-feed.js';
 import { Master } from '../master/master.js';
 import { openStore } from '../store/index.js';
 import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
@@ -37,9 +39,15 @@ export function main(argv: readonly string[]): void {
 
 async function startMaster(flags: Record<string, unknown>): Promise<void> {
   const config = resolveMasterConfig({ flags, env: process.env, configPath: flags['config'] as string | undefined });
-  const log = createLogger({ level: config.log_level, name: 'rc-master' });
+  const logs = new LogFeed();
+  // Every log line goes to stdout and to the feed behind /stream/logs.
+  const destination = multistream([
+    { level: 'trace', stream: pinoDestination({ fd: 1, sync: false }) },
+    { level: 'trace', stream: logs },
+  ]);
+  const log = createLogger({ level: config.log_level, name: 'rc-master', destination });
   const store = openStore(config.data_dir, log.child({ component: 'store' }));
-  const master = new Master({ config, store, log });
+  const master = new Master({ config, store, log, logs });
   onShutdownSignal(() => master.close());
   try {
     await master.start();

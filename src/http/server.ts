@@ -1,23 +1,37 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import { isRcError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import type { LogFeed } from '../master/log-feed.js';
+import type { MasterMetrics } from '../master/metrics.js';
 import type { DeviceRegistry } from '../master/registry.js';
 import type { TaskService } from '../master/tasks/task-service.js';
+import type { Store } from '../store/store.js';
 import { requireApiToken } from './auth.js';
+import { registerClusterRoutes } from './routes/cluster.js';
 import { registerDevicesText } from './routes/devices-text.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerStreamRoutes } from './routes/streams.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface HttpDeps {
   registry: DeviceRegistry;
   tasks: TaskService;
+  store: Store;
+  metrics: MasterMetrics;
+  logs: LogFeed;
   apiToken: string;
+  /** preHandler for routes that change anything: enforces the API token. */
+  requireWrite: ReturnType<typeof requireApiToken>;
   log: Logger;
   version: string;
   startedAtMs: number;
+  dataDir: string;
 }
 
-/** The people-facing HTTP server (the first slice: /health and /text/devices). */
-export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+/** The people-facing HTTP server: text, JSON, SSE and metrics. */
+export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyInstance {
+  const full: HttpDeps = { ...deps, requireWrite: requireApiToken(deps.apiToken) };
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
@@ -43,7 +57,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     uptime_s: Math.round((Date.now() - deps.startedAtMs) / 1000),
   }));
   registerDevicesText(app, deps.registry);
-  registerTaskRoutes(app, { tasks: deps.tasks, requireWrite: requireApiToken(deps.apiToken) });
+  registerTaskRoutes(app, { tasks: deps.tasks, requireWrite: full.requireWrite });
+  registerDeviceRoutes(app, full);
+  registerClusterRoutes(app, full);
+  registerMetricsRoutes(app, full);
+  const streams = registerStreamRoutes(app, full);
+  // Open SSE responses must never hold close() up.
+  app.addHook('preClose', async () => streams.close());
   return app;
 }
 

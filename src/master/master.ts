@@ -14,6 +14,8 @@ import { Connection } from '../transport/connection.js';
 import { handleMessage, type HandlerContext } from './handlers/index.js';
 import { livenessTickMs } from './liveness.js';
 import { DeviceRegistry } from './registry.js';
+import { LogFeed } from './log-feed.js';
+import { MasterMetrics } from './metrics.js';
 import { API_TOKEN_FILE, loadOrCreateSecret } from './secrets.js';
 import { TaskService } from './tasks/task-service.js';
 
@@ -21,6 +23,7 @@ export interface MasterDeps {
   config: Readonly<MasterConfig>;
   store: Store;
   log: Logger;
+  logs?: LogFeed;
   clock?: Clock;
 }
 
@@ -38,6 +41,9 @@ const PRUNE_MAX_SLICES = 100;
 export class Master {
   readonly registry: DeviceRegistry;
   readonly tasks: TaskService;
+  readonly metrics: MasterMetrics;
+  /** The master's own log lines (for /stream/logs); the CLI tees pino into it. */
+  readonly logs: LogFeed;
   readonly #deps: MasterDeps;
   readonly #log: Logger;
   readonly #connections = new Set<Connection>();
@@ -69,6 +75,13 @@ export class Master {
       send: (deviceId, msg) => this.#sendToDevice(deviceId, msg),
       isConnected: (deviceId) => this.#deviceConnections.has(deviceId),
     });
+    this.logs = deps.logs ?? new LogFeed();
+    this.metrics = new MasterMetrics({
+      registry: this.registry,
+      tasks: this.tasks,
+      store: deps.store,
+      openConnections: () => this.#connections.size,
+    });
     this.#ctx = {
       registry: this.registry,
       tasks: this.tasks,
@@ -85,7 +98,18 @@ export class Master {
     const cfg = this.#deps.config;
     const tcpPort = await this.#listenTcp(cfg.host, cfg.port);
     const apiToken = cfg.api_token ?? loadOrCreateSecret(cfg.data_dir, API_TOKEN_FILE);
-    this.#http = buildHttpServer({ registry: this.registry, tasks: this.tasks, apiToken, log: this.#log, version: packageVersion(), startedAtMs: this.#startedAtMs });
+    this.#http = buildHttpServer({
+      registry: this.registry,
+      tasks: this.tasks,
+      store: this.#deps.store,
+      metrics: this.metrics,
+      logs: this.logs,
+      apiToken,
+      log: this.#log,
+      version: packageVersion(),
+      startedAtMs: this.#startedAtMs,
+      dataDir: cfg.data_dir,
+    });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
     const httpPort = (this.#http.server.address() as AddressInfo).port;
     const ports = { tcp_port: tcpPort, http_port: httpPort };
@@ -104,7 +128,11 @@ export class Master {
       stream,
       { localId: MASTER_ID, maxLineBytes: this.#deps.config.max_line_bytes, log: this.#ctx.log },
       {
-        onMessage: (msg, c) => handleMessage(msg, c, this.#ctx),
+        onMessage: (msg, c) => {
+          this.metrics.countWireMessage(msg.message_type);
+          handleMessage(msg, c, this.#ctx);
+        },
+        onFrameError: (err) => this.metrics.countProtocolError(err.code),
         onClose: (c) => this.#onConnectionClosed(c),
       },
     );
