@@ -55,7 +55,14 @@ async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, lo
   if (config.plugins !== null) {
     for (const plugin of await loadPlugins(config.plugins, log)) types.set(plugin.name, plugin);
   }
-  return new TaskRunner({ deviceId, maxTasks: config.max_tasks, types, outputCapBytes: config.output_cap_bytes, log: log.child({ component: 'tasks' }) });
+  return new TaskRunner({
+    deviceId,
+    maxTasks: config.max_tasks,
+    types,
+    outputCapBytes: config.output_cap_bytes,
+    maxLineBytes: config.max_line_bytes,
+    log: log.child({ component: 'tasks' }),
+  });
 }
 
 function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, runner: TaskRunner, log: Logger): Worker {

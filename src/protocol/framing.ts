@@ -3,6 +3,8 @@ import { isUtf8 } from 'node:buffer';
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const CLOSING_BRACE = 0x7d;
+const EMPTY = Buffer.alloc(0);
+const RETAINED_BUFFER_BYTES = 64 * 1024;
 
 export interface FramerOptions {
   /** Longest line accepted, in bytes, without its newline (PROTOCOL §2). */
@@ -28,7 +30,11 @@ export interface PushResult {
  */
 export class LineFramer {
   readonly #maxLineBytes: number;
-  #partial: Buffer[] = [];
+  /**
+   * The unfinished line, in ONE growable buffer: a peer dribbling one byte per
+   * TCP segment must not cost one Buffer object per byte.
+   */
+  #partial: Buffer = EMPTY;
   #partialBytes = 0;
   #overflowed = false;
 
@@ -57,10 +63,7 @@ export class LineFramer {
     }
     if (start < chunk.length) {
       if (this.#lineLength(chunk, start, chunk.length) > this.#maxLineBytes) return this.#overflow(result);
-      // Copy: the caller may reuse its buffer, and a subarray would pin the whole chunk.
-      const rest = Buffer.from(chunk.subarray(start));
-      this.#partial.push(rest);
-      this.#partialBytes += rest.length;
+      this.#append(chunk.subarray(start));
     }
     return result;
   }
@@ -73,13 +76,12 @@ export class LineFramer {
    */
   takeCompleteObject(maxBytes: number): { line: string; value: Record<string, unknown> } | null {
     if (this.#partialBytes === 0 || this.#partialBytes > maxBytes) return null;
-    const buf = this.#partial.length === 1 ? this.#partial[0]! : Buffer.concat(this.#partial);
+    const buf = this.#partial.subarray(0, this.#partialBytes);
     if (lastNonWhitespace(buf) !== CLOSING_BRACE || !isUtf8(buf)) return null;
     const line = buf.toString('utf8');
     const value = tryParseObject(line);
     if (value === null) return null;
-    this.#partial = [];
-    this.#partialBytes = 0;
+    this.#reset();
     return { line: line.trim(), value };
   }
 
@@ -88,17 +90,33 @@ export class LineFramer {
    * to a \r\n terminator (or, unfinished, may turn out to).
    */
   #lineLength(chunk: Buffer, start: number, end: number): number {
-    const last = end > start ? chunk[end - 1] : this.#partial.at(-1)?.at(-1);
+    const last = end > start ? chunk[end - 1] : this.#partialBytes > 0 ? this.#partial[this.#partialBytes - 1] : undefined;
     return this.#partialBytes + (end - start) - (last === CARRIAGE_RETURN ? 1 : 0);
   }
 
   #takeLine(tail: Buffer): Buffer {
     if (this.#partialBytes === 0) return tail;
-    this.#partial.push(tail);
-    const whole = Buffer.concat(this.#partial, this.#partialBytes + tail.length);
-    this.#partial = [];
-    this.#partialBytes = 0;
+    const whole = Buffer.concat([this.#partial.subarray(0, this.#partialBytes), tail]);
+    this.#reset();
     return whole;
+  }
+
+  /** Copy (the caller may reuse its chunk), growing by doubling up to the limit. */
+  #append(bytes: Buffer): void {
+    const needed = this.#partialBytes + bytes.length;
+    if (needed > this.#partial.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#maxLineBytes + 1, Math.max(needed, this.#partial.length * 2, 256)));
+      this.#partial.copy(grown, 0, 0, this.#partialBytes);
+      this.#partial = grown;
+    }
+    bytes.copy(this.#partial, this.#partialBytes);
+    this.#partialBytes = needed;
+  }
+
+  #reset(): void {
+    // Drop a big buffer after a big line, so one large frame does not pin memory for the connection's life.
+    if (this.#partial.length > RETAINED_BUFFER_BYTES) this.#partial = EMPTY;
+    this.#partialBytes = 0;
   }
 
   #emit(raw: Buffer, result: PushResult): void {
@@ -113,7 +131,7 @@ export class LineFramer {
 
   #overflow(result: PushResult): PushResult {
     this.#overflowed = true;
-    this.#partial = [];
+    this.#partial = EMPTY;
     this.#partialBytes = 0;
     return { ...result, overflow: true };
   }

@@ -96,6 +96,10 @@ export class TaskExecutor {
   accept(assign: AssignData): AcceptResult {
     const current = this.#held.get(assign.task_id);
     if (current?.assign.attempt === assign.attempt) return ACCEPTED;
+    // A delayed assign for an older attempt must not displace the newer one.
+    if (current !== undefined && current.assign.attempt > assign.attempt) {
+      return refuse('RC_ERR_PROTO_UNEXPECTED', `attempt ${assign.attempt} is older than the held attempt ${current.assign.attempt}`);
+    }
     if (this.#closing !== null) return refuse('RC_ERR_TASK_WORKER_CLOSING', 'the worker is shutting down');
     const checked = this.#check(assign);
     if (!checked.ok) return checked;
@@ -105,9 +109,11 @@ export class TaskExecutor {
   }
 
   /** Stops a queued or running task; it reports `cancelled`. False if no such task is held. */
-  cancel(taskId: string): boolean {
+  /** Cancel the held task; with `attempt`, only if that is the attempt held (PROTOCOL §5.12). */
+  cancel(taskId: string, attempt?: number): boolean {
     const task = this.#held.get(taskId);
     if (task === undefined) return false;
+    if (attempt !== undefined && task.assign.attempt !== attempt) return false;
     this.#abort(task, 'cancel');
     return true;
   }

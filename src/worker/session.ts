@@ -95,7 +95,9 @@ export class Session implements MasterLink {
 
   #startHeartbeats(intervalS: number): void {
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(100, intervalS * 1000));
+    this.#heartbeatTimer = setInterval(() => {
+      this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
+    }, Math.max(100, intervalS * 1000));
   }
 
   async #heartbeat(): Promise<void> {

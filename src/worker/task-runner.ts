@@ -2,9 +2,12 @@ import type { Logger } from '../common/logger.js';
 import { createAck, createErrorFrame, createMessage } from '../protocol/codec.js';
 import { MASTER_ID, type Envelope, type MessageType, type TaskAssignData, type TaskCancelData } from '../protocol/types.js';
 import { TaskExecutor, type ProgressData, type ResultData } from './executor.js';
+import { fitResultToFrame, ProgressLimiter } from './result-fit.js';
 import type { TaskTypeDefinition } from './tasks/types.js';
 
 const RESEND_AFTER_MS = 2000;
+/** Error codes that say the frame itself is wrong, so resending it is pointless. */
+const PERMANENT_REFUSALS = new Set(['RC_ERR_PROTO_SCHEMA', 'RC_ERR_PROTO_INVALID_ENVELOPE', 'RC_ERR_PROTO_LINE_TOO_LONG']);
 
 /** The current registered connection to the master, as the runner needs it. */
 export interface MasterLink {
@@ -18,6 +21,8 @@ export interface TaskRunnerOptions {
   maxTasks: number;
   types: ReadonlyMap<string, TaskTypeDefinition>;
   outputCapBytes: number;
+  /** The wire's line limit: a result frame must fit in it (PROTOCOL §2.2). */
+  maxLineBytes: number;
   log: Logger;
 }
 
@@ -33,6 +38,7 @@ export class TaskRunner {
   readonly #outbox = new Map<string, ResultData>();
   readonly #delivering = new Set<string>();
   #link: MasterLink | null = null;
+  readonly #progressLimiter = new ProgressLimiter();
 
   constructor(opts: TaskRunnerOptions) {
     this.#opts = opts;
@@ -74,7 +80,7 @@ export class TaskRunner {
   }
 
   onCancel(msg: Envelope<'task_cancel', TaskCancelData>, link: MasterLink): void {
-    const found = this.executor.cancel(msg.data.task_id);
+    const found = this.executor.cancel(msg.data.task_id, msg.data.attempt);
     this.#opts.log.info({ task_id: msg.data.task_id, reason: msg.data.reason ?? null, found }, 'task cancel requested');
     link.send(createAck(msg, { task_id: msg.data.task_id, found }, this.#opts.deviceId));
   }
@@ -87,13 +93,16 @@ export class TaskRunner {
   }
 
   #sendProgress(p: ProgressData): void {
-    // Progress is best effort: the output is also in the result.
+    // Progress is best effort (the output is also in the result), and rate-limited so
+    // a task printing millions of lines cannot flood the link to the master.
+    if (p.event === 'output' && !this.#progressLimiter.allow(p.task_id, this.#link !== null)) return;
     this.#link?.send(createMessage('task_progress', p, { sender: this.#opts.deviceId, receiver: MASTER_ID }));
   }
 
   #queueResult(r: ResultData): void {
     const key = `${r.task_id}#${r.attempt}`;
-    this.#outbox.set(key, r);
+    this.#progressLimiter.forget(r.task_id);
+    this.#outbox.set(key, fitResultToFrame(r, this.#opts.maxLineBytes));
     void this.#deliver(key);
   }
 
@@ -108,9 +117,17 @@ export class TaskRunner {
         this.#outbox.delete(key);
         return;
       }
+      const code = reply?.data['code'];
+      if (typeof code === 'string' && PERMANENT_REFUSALS.has(code)) {
+        // Sending the same frame again cannot succeed: keep the worker healthy and say so loudly.
+        this.#opts.log.error({ key, reply: reply?.data }, 'result refused as malformed; dropping it');
+        this.#outbox.delete(key);
+        return;
+      }
       this.#opts.log.warn({ key, reply: reply?.data ?? 'no reply' }, 'result not acknowledged; will resend');
-      // Still connected (e.g. the master's store refused it): try again shortly; otherwise attach() resends.
-      if (reply !== null && this.#link === link) setTimeout(() => void this.#deliver(key), RESEND_AFTER_MS).unref();
+      // Still connected (no answer in time, or the master's store refused it): try again
+      // shortly. If the connection is gone, attach() resends after the next register.
+      if (this.#link === link) setTimeout(() => void this.#deliver(key), RESEND_AFTER_MS).unref();
     } finally {
       this.#delivering.delete(key);
     }

@@ -167,6 +167,23 @@ test('tasks through a real master and worker', async (t) => {
     assert.ok(dead.every((d) => d.status === 'failed'));
   });
 
+  await t.test('output bigger than a frame is cut to fit, marked truncated, and the worker carries on', async () => {
+    const script = "process.stdout.write('y\\n'.repeat(700000))";
+    const big = await c.api.submit({ task_type: 'exec', payload: { command: [process.execPath, '-e', script] }, max_retries: 0 });
+    const done = await c.api.waitForStatus(big.task_id, ['succeeded', 'failed', 'timed_out'], 30_000);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.result?.truncated, true);
+    assert.ok((done.result?.output.length ?? 0) > 100_000, 'keeps most of what fits');
+    const after = await c.api.submit({ task_type: 'echo', payload: { message: 'still here' } });
+    assert.equal((await c.api.waitForStatus(after.task_id, 'succeeded')).result?.output.trim(), 'still here');
+  });
+
+  await t.test('a payload too big for one frame is refused at submit', async () => {
+    const res = await c.api.request('POST', '/api/v1/tasks', { task_type: 'echo', payload: { message: 'x'.repeat(1_100_000) } });
+    assert.equal(res.status, 400);
+    assert.equal(errorCode(res.body), 'RC_ERR_TASK_PAYLOAD');
+  });
+
   await t.test('/text/tasks is an aligned table', async () => {
     const text = await (await fetch(`${c.master.httpUrl}/text/tasks?limit=5`)).text();
     const [header, ...rows] = text.trimEnd().split('\n');

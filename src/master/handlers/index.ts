@@ -1,5 +1,14 @@
 import { ProtocolError } from '../../common/errors.js';
-import type { Envelope } from '../../protocol/types.js';
+import type {
+  DeviceInfoData,
+  Envelope,
+  HeartbeatData,
+  ListDevicesData,
+  MessageType,
+  RegisterData,
+  TaskProgressData,
+  TaskResultData,
+} from '../../protocol/types.js';
 import type { Connection } from '../../transport/connection.js';
 import type { HandlerContext } from './context.js';
 import { handleHeartbeat } from './heartbeat.js';
@@ -9,6 +18,11 @@ import { handleReply, handleTaskProgress, handleTaskResult } from './tasks.js';
 
 export type { HandlerContext } from './context.js';
 
+/** The schema validated `data` already; this only tells TypeScript what it proved. */
+function validated<T extends MessageType, D>(msg: Envelope): Envelope<T, D> {
+  return msg as unknown as Envelope<T, D>;
+}
+
 /**
  * Route one validated message. The data has passed its schema, so the casts
  * below only narrow what ajv already proved (PROTOCOL §5).
@@ -17,22 +31,22 @@ export function handleMessage(msg: Envelope, conn: Connection, ctx: HandlerConte
   const type = msg.message_type;
   switch (type) {
     case 'register':
-      return handleRegister(msg as Envelope<'register', never>, conn, ctx);
+      return handleRegister(validated<'register', RegisterData>(msg), conn, ctx);
     case 'heartbeat':
-      return handleHeartbeat(msg as Envelope<'heartbeat', never>, conn, ctx);
+      return handleHeartbeat(validated<'heartbeat', HeartbeatData>(msg), conn, ctx);
     case 'status':
-      return handleStatus(msg as Envelope<'status', never>, conn, ctx);
+      return handleStatus(validated<'status', { role?: string }>(msg), conn, ctx);
     case 'list_devices':
-      return handleListDevices(msg as Envelope<'list_devices', never>, conn, ctx);
+      return handleListDevices(validated<'list_devices', ListDevicesData>(msg), conn, ctx);
     case 'device_info':
-      return handleDeviceInfo(msg as Envelope<'device_info', never>, conn, ctx);
+      return handleDeviceInfo(validated<'device_info', DeviceInfoData>(msg), conn, ctx);
     case 'ack':
     case 'error':
       return handleReply(msg, conn, ctx);
     case 'task_result':
-      return handleTaskResult(msg as Envelope<'task_result', never>, conn, ctx);
+      return handleTaskResult(validated<'task_result', TaskResultData>(msg), conn, ctx);
     case 'task_progress':
-      return handleTaskProgress(msg as Envelope<'task_progress', never>, conn, ctx);
+      return handleTaskProgress(validated<'task_progress', TaskProgressData>(msg), conn, ctx);
     case 'task_assign':
     case 'task_cancel':
       throw new ProtocolError('RC_ERR_PROTO_UNEXPECTED', `${type} is sent by the master, never to it`);

@@ -1,29 +1,42 @@
 import type { Logger } from '../../common/logger.js';
 import type { TaskEventRow, TaskRecord, TaskStore } from '../../store/store.js';
 
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+interface Waiter {
+  send: () => void;
+  /** Present: the waiter gives up on the first failure (e.g. a result ack becomes an error). */
+  fail?: (err: unknown) => void;
+}
+
 /**
  * Group commit: every task change made while handling one batch of socket
  * reads is written in ONE transaction on the next turn of the event loop,
  * and only then are the messages that depend on it (result acks,
  * assignments) sent. One transaction per message would cap throughput at
  * the disk's commit rate; this keeps "persisted before acknowledged".
+ *
+ * When a commit fails, the rows are kept and retried; waiters without a
+ * `fail` handler wait for the retry. `healthy` is false until a commit
+ * succeeds again, so callers can stop making new promises meanwhile.
  */
 export class CommitBuffer {
   readonly #store: TaskStore;
   readonly #log: Logger;
   #updates = new Map<string, TaskRecord>();
   #events: TaskEventRow[] = [];
-  #afterCommit: Array<() => void> = [];
-  #onFailure: Array<(err: unknown) => void> = [];
+  #waiters: Waiter[] = [];
   #scheduled = false;
+  #healthy = true;
+  #closed = false;
 
   constructor(store: TaskStore, log: Logger) {
     this.#store = store;
     this.#log = log;
   }
 
-  get pending(): number {
-    return this.#updates.size + this.#events.length;
+  get healthy(): boolean {
+    return this.#healthy;
   }
 
   /** The row is written as it is at commit time (later changes in the same turn are included). */
@@ -37,10 +50,9 @@ export class CommitBuffer {
     this.#schedule();
   }
 
-  /** Run `send` once the current changes are durable; `fail` if the commit fails. */
+  /** Run `send` once the current changes are durable; `fail` instead if the commit fails. */
   then(send: () => void, fail?: (err: unknown) => void): void {
-    this.#afterCommit.push(send);
-    if (fail) this.#onFailure.push(fail);
+    this.#waiters.push(fail ? { send, fail } : { send });
     this.#schedule();
   }
 
@@ -48,26 +60,37 @@ export class CommitBuffer {
   flush(): void {
     const updates = [...this.#updates.values()];
     const events = this.#events;
-    const after = this.#afterCommit;
-    const failures = this.#onFailure;
+    const waiters = this.#waiters;
     this.#updates = new Map();
     this.#events = [];
-    this.#afterCommit = [];
-    this.#onFailure = [];
+    this.#waiters = [];
     try {
       if (updates.length > 0 || events.length > 0) this.#store.commitTaskChanges({ updates, events });
     } catch (err) {
-      // Keep the rows for the next commit: memory stays the truth, the disk catches up.
-      for (const t of updates) if (!this.#updates.has(t.task_id)) this.#updates.set(t.task_id, t);
-      this.#events = events.concat(this.#events);
-      for (const fail of failures) fail(err);
+      this.#keepForRetry(updates, events, waiters, err);
       throw err;
     }
-    for (const send of after) send();
+    this.#healthy = true;
+    for (const w of waiters) runSafely(() => w.send(), this.#log);
+  }
+
+  /** No more retries after this (the store is about to close). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  #keepForRetry(updates: TaskRecord[], events: TaskEventRow[], waiters: Waiter[], err: unknown): void {
+    this.#healthy = false;
+    // Memory stays the truth; the disk catches up on the next commit.
+    for (const t of updates) if (!this.#updates.has(t.task_id)) this.#updates.set(t.task_id, t);
+    this.#events = events.concat(this.#events);
+    const patient = waiters.filter((w) => w.fail === undefined);
+    for (const w of waiters) if (w.fail) runSafely(() => w.fail!(err), this.#log);
+    this.#waiters = patient.concat(this.#waiters);
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
+    if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -75,8 +98,17 @@ export class CommitBuffer {
         this.flush();
       } catch (err) {
         this.#log.error({ err }, 'task changes not persisted; will retry');
-        setTimeout(() => this.#schedule(), 1000).unref();
+        setTimeout(() => this.#schedule(), RETRY_AFTER_FAILURE_MS).unref();
       }
     });
+  }
+}
+
+/** One failing callback must not cost the others their turn. */
+function runSafely(fn: () => void, log: Logger): void {
+  try {
+    fn();
+  } catch (err) {
+    log.error({ err }, 'post-commit callback failed');
   }
 }

@@ -23,6 +23,8 @@ export interface TaskServiceConfig {
   aging_step_s: number;
   retry_base_s: number;
   retry_max_s: number;
+  /** The wire's line limit: a payload must leave room for the task_assign envelope. */
+  max_line_bytes: number;
 }
 
 export interface TaskServiceDeps {
@@ -38,6 +40,8 @@ export interface TaskServiceDeps {
 
 export type ResultReply = (outcome: { recorded: boolean; status?: string } | RcErrorType) => void;
 
+/** Room left in a frame for the task_assign envelope around the payload. */
+const ASSIGN_ENVELOPE_BYTES = 16 * 1024;
 /** Requeues that use no retry are still capped, so a task that kills every device it lands on ends. */
 const MAX_ATTEMPTS_FLOOR = 20;
 const MAX_ASSIGNMENTS_PER_PASS = 5000;
@@ -55,7 +59,9 @@ export class TaskService extends EventEmitter {
   readonly #health = new DeviceHealth();
   readonly #lastAssigned = new Map<string, number>();
   readonly #knownTypes = new Set<string>(BUILTIN_TASK_TYPES);
-  readonly #pendingAssigns = new Map<string, { task_id: string; attempt: number }>();
+  readonly #pendingAssigns = new Map<string, { task_id: string; attempt: number; sent_ms: number }>();
+  /** Final tasks whose last write is not committed yet: reads must not fall back to the stale row. */
+  readonly #finalUnsaved = new Map<string, TaskRecord>();
   readonly #startedAtMs: number;
   #dispatchScheduled = false;
   #closed = false;
@@ -93,6 +99,7 @@ export class TaskService extends EventEmitter {
   submit(bodies: readonly unknown[]): TaskRecord[] {
     const now = this.#deps.clock.now();
     const specs = bodies.map((b, i) => parseTaskSpec(b, this.#knownTypes, bodies.length > 1 ? `task [${i}]: ` : ''));
+    specs.forEach((spec, i) => this.#checkPayloadSize(spec.payload, bodies.length > 1 ? `task [${i}]: ` : ''));
     const out: TaskRecord[] = [];
     const fresh: TaskRecord[] = [];
     const byKey = new Map<string, TaskRecord>();
@@ -113,26 +120,28 @@ export class TaskService extends EventEmitter {
   cancel(taskId: string): TaskRecord {
     const task = this.#active.get(taskId);
     if (!task) {
-      const stored = this.#deps.store.getTask(taskId);
-      if (!stored) throw new RcError('RC_ERR_NOT_FOUND', `no task with id ${taskId}`, { status: 404 });
-      throw new RcError('RC_ERR_TASK_FINAL', `task ${taskId} is already ${stored.status}`, { status: 409 });
+      const known = this.get(taskId);
+      if (!known) throw new RcError('RC_ERR_NOT_FOUND', `no task with id ${taskId}`, { status: 404 });
+      throw new RcError('RC_ERR_TASK_FINAL', `task ${taskId} is already ${known.status}`, { status: 409 });
     }
     const now = this.#deps.clock.now();
     const previous = task.status;
-    if (task.device_id !== null) this.#sendCancel(task.device_id, task.task_id, task.attempts, 'cancelled by user');
+    const holder = task.device_id === null ? null : { device: task.device_id, attempt: task.attempts };
     this.#event(task, 'cancelled', { previous_status: previous }, now);
     this.#finalize(task, 'cancelled', outcome('cancelled by user', durationS(task, now)), now);
     this.#commit.flush();
+    // Only once the cancel is on disk; TCP order puts it after any task_assign already sent.
+    if (holder) this.#sendCancel(holder.device, task.task_id, holder.attempt, 'cancelled by user');
     return task;
   }
 
   get(taskId: string): TaskRecord | null {
-    return this.#active.get(taskId) ?? this.#deps.store.getTask(taskId);
+    return this.#active.get(taskId) ?? this.#finalUnsaved.get(taskId) ?? this.#deps.store.getTask(taskId);
   }
 
   list(filter: TaskListFilter): TaskRecord[] {
     this.#commit.flush();
-    return this.#deps.store.listTasks(filter).map((t) => this.#active.get(t.task_id) ?? t);
+    return this.#deps.store.listTasks(filter).map((t) => this.#active.get(t.task_id) ?? this.#finalUnsaved.get(t.task_id) ?? t);
   }
 
   history(task: TaskRecord): HistoryEntry[] {
@@ -193,14 +202,21 @@ export class TaskService extends EventEmitter {
   /** PROTOCOL §11.3: reconcile what the master thinks runs there with what the worker says. */
   onDeviceRegistered(deviceId: string, taskTypes: readonly string[], running: ReadonlyArray<{ task_id: string; attempt: number }>): void {
     this.#learnTypes(taskTypes);
-    const held = new Map(running.map((r) => [r.task_id, r.attempt]));
+    const held = new Map(running.map((r) => [`${r.task_id}#${r.attempt}`, r]));
     const now = this.#deps.clock.now();
     for (const task of this.#active.onDevice(deviceId)) {
-      if (held.get(task.task_id) === task.attempts) held.delete(task.task_id);
-      else this.#requeue(task, 'not_running_after_reconnect', now, {});
+      const key = `${task.task_id}#${task.attempts}`;
+      if (held.delete(key)) {
+        // Its `started` may have been lost with the old connection: a fresh lease, not a kill.
+        if (task.status === 'assigned') task.assigned_at_ms = now;
+        continue;
+      }
+      // An assign may still be in flight on the old connection: cancel it explicitly.
+      this.#sendCancel(deviceId, task.task_id, task.attempts, 'not running after reconnect');
+      this.#requeue(task, 'not_running_after_reconnect', now, {});
     }
-    // Whatever the worker still runs that is no longer its job: stop it.
-    for (const [taskId, attempt] of held) this.#sendCancel(deviceId, taskId, attempt, 'superseded');
+    // Whatever the worker still holds that is no longer its job: stop it.
+    for (const r of held.values()) this.#sendCancel(deviceId, r.task_id, r.attempt, 'superseded');
     this.scheduleDispatch();
   }
 
@@ -210,6 +226,7 @@ export class TaskService extends EventEmitter {
   tick(): void {
     const now = this.#deps.clock.now();
     this.#expireLostDevices(now);
+    this.#forgetStaleAssigns(now);
     for (const task of [...this.#active.values()]) {
       if (task.status === 'assigned') this.#checkLease(task, now);
       else if (task.status === 'running') this.#checkTimeout(task, now);
@@ -229,12 +246,15 @@ export class TaskService extends EventEmitter {
   /** Persist what is pending; called at shutdown. */
   close(): void {
     this.#closed = true;
+    this.#commit.close();
     this.#commit.flush();
   }
 
   // ------------------------------------------------------------ internals
 
   #dispatch(): void {
+    // While the store refuses writes, promise nothing new: assignments would never be sent.
+    if (!this.#commit.healthy) return;
     const now = this.#deps.clock.now();
     const plan = planDispatch(this.#active.queue, this.#snapshots(), {
       now_ms: now,
@@ -283,9 +303,11 @@ export class TaskService extends EventEmitter {
       lease_s: this.#deps.config.lease_s,
       labels: task.labels,
     }, { sender: MASTER_ID, receiver: deviceId });
-    this.#pendingAssigns.set(msg.message_id, { task_id: task.task_id, attempt: task.attempts });
+    const attempt = task.attempts;
     this.#commit.then(() => {
-      if (!this.#deps.send(deviceId, msg)) this.#pendingAssigns.delete(msg.message_id);
+      // A cancel, requeue or reconcile in the meantime means this attempt is no longer wanted.
+      if (this.#current(deviceId, task.task_id, attempt) === null) return;
+      if (this.#deps.send(deviceId, msg)) this.#pendingAssigns.set(msg.message_id, { task_id: task.task_id, attempt, sent_ms: this.#deps.clock.now() });
     });
   }
 
@@ -318,6 +340,8 @@ export class TaskService extends EventEmitter {
   #finalize(task: TaskRecord, status: TaskRecord['status'], result: TaskResult, now: number): void {
     this.#active.forget(task);
     Object.assign(task, { status, result, finished_at_ms: now, wait_reason: null, not_before_ms: null });
+    this.#finalUnsaved.set(task.task_id, task);
+    this.#commit.then(() => this.#finalUnsaved.delete(task.task_id));
     this.#changed(task);
   }
 
@@ -340,7 +364,7 @@ export class TaskService extends EventEmitter {
   }
 
   #recordLateResult(deviceId: string, data: TaskResultData, now: number): void {
-    const stored = this.#active.get(data.task_id) ?? this.#deps.store.getTask(data.task_id);
+    const stored = this.get(data.task_id);
     if (!stored) return;
     // A resend of the result that already won is the normal outbox case: nothing to record.
     if (stored.attempts === data.attempt && stored.device_id === deviceId && stored.status === data.status) return;
@@ -376,8 +400,26 @@ export class TaskService extends EventEmitter {
       const lastHeard = Math.max(device?.last_seen_ms ?? 0, this.#startedAtMs);
       if (now - lastHeard <= lostAfterMs) continue;
       this.#deps.log.warn({ device_id: deviceId, silent_s: Math.round((now - lastHeard) / 1000) }, 'device lost; requeueing its tasks');
-      for (const task of this.#active.onDevice(deviceId)) this.#requeue(task, 'device_lost', now, { lost_after_s: this.#deps.config.lost_after_s });
+      for (const task of this.#active.onDevice(deviceId)) {
+        // Connected but silent (wedged): tell it to stop, so the task does not run twice.
+        if (this.#deps.isConnected(deviceId)) this.#sendCancel(deviceId, task.task_id, task.attempts, 'device lost');
+        this.#requeue(task, 'device_lost', now, { lost_after_s: this.#deps.config.lost_after_s });
+      }
       this.scheduleDispatch();
+    }
+  }
+
+  /** A worker that never answers an assign must not grow this map forever. */
+  #forgetStaleAssigns(now: number): void {
+    const maxAgeMs = 2 * this.#deps.config.lease_s * 1000;
+    for (const [id, p] of this.#pendingAssigns) if (now - p.sent_ms > maxAgeMs) this.#pendingAssigns.delete(id);
+  }
+
+  #checkPayloadSize(payload: Record<string, unknown> | undefined, where: string): void {
+    const bytes = Buffer.byteLength(JSON.stringify(payload ?? {}));
+    const limit = this.#deps.config.max_line_bytes - ASSIGN_ENVELOPE_BYTES;
+    if (bytes > limit) {
+      throw new RcError('RC_ERR_TASK_PAYLOAD', `${where}payload is ${bytes} bytes; the most a task_assign frame can carry is ${limit} bytes (max_line_bytes ${this.#deps.config.max_line_bytes})`, { status: 400 });
     }
   }
 
