@@ -29,6 +29,11 @@ export interface MasterConfig {
   aging_step_s: number;
   retry_base_s: number;
   retry_max_s: number;
+  max_connections: number;
+  max_pending_per_ip: number;
+  register_timeout_s: number;
+  max_msgs_per_s: number;
+  max_msgs_per_s_unregistered: number;
 }
 
 export interface WorkerConfig {
@@ -74,6 +79,11 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   aging_step_s: { flag: 'aging-step', env: 'RC_AGING_STEP' },
   retry_base_s: { env: 'RC_RETRY_BASE' },
   retry_max_s: { env: 'RC_RETRY_MAX' },
+  max_connections: { flag: 'max-connections', env: 'RC_MAX_CONNECTIONS' },
+  max_pending_per_ip: { env: 'RC_MAX_PENDING_PER_IP' },
+  register_timeout_s: { env: 'RC_REGISTER_TIMEOUT' },
+  max_msgs_per_s: { env: 'RC_MAX_MSGS_PER_S' },
+  max_msgs_per_s_unregistered: { env: 'RC_MAX_MSGS_PER_S_UNREGISTERED' },
 };
 
 export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
@@ -142,6 +152,11 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     aging_step_s: { type: 'number', minimum: 0, maximum: 604_800 },
     retry_base_s: { type: 'number', minimum: 0, maximum: 3600 },
     retry_max_s: { type: 'number', minimum: 0, maximum: 86_400 },
+    max_connections: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    max_pending_per_ip: { type: 'integer', minimum: 1, maximum: 100_000 },
+    register_timeout_s: { type: 'number', minimum: 0.1, maximum: 3600 },
+    max_msgs_per_s: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    max_msgs_per_s_unregistered: { type: 'integer', minimum: 1, maximum: 10_000_000 },
   },
 };
 

@@ -45,6 +45,11 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   aging_step_s: 300, // a waiting task gains one priority level per step (0 = no aging)
   retry_base_s: 2, // backoff before a retry: base × 2^(retry-1)…
   retry_max_s: 300, // …capped here
+  max_connections: 20_000, // wire connections in total (the fd limit here is 20k)
+  max_pending_per_ip: 32, // connections per IP that have not registered yet
+  register_timeout_s: 10, // an unregistered connection silent this long is closed (slowloris)
+  max_msgs_per_s: 20_000, // per registered connection; bursts up to 2× are allowed
+  max_msgs_per_s_unregistered: 200, // per connection before register (status tools, legacy one-shots)
 });
 
 /** Worker defaults; `data_dir` lives under the user's home so it survives reboots of phones/Pis. */

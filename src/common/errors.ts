@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   RC_ERR_TASK_FINAL: 'The task already reached a final state; it cannot be changed.',
   RC_ERR_AUTH_REQUIRED: 'The request needs credentials (an API token) and carried none.',
   RC_ERR_AUTH_INVALID: 'The credentials presented are wrong.',
+  RC_ERR_LIMIT_CONNECTIONS: 'Too many connections (in total, or unregistered ones from this IP); the connection is closed.',
+  RC_ERR_LIMIT_RATE: 'The peer sent messages faster than its rate limit; the connection is closed.',
+  RC_ERR_LIMIT_REGISTER_TIMEOUT: 'The connection neither registered nor sent a valid query in time; it is closed.',
   RC_ERR_TASK_WORKER_CLOSING: 'The worker is shutting down and takes no new tasks.',
 } as const;
 

@@ -10,7 +10,9 @@ import { packageVersion } from '../common/version.js';
 import { buildHttpServer } from '../http/server.js';
 import { MASTER_ID, type Envelope, type MessageType } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
+import { ProtocolError } from '../common/errors.js';
 import { Connection } from '../transport/connection.js';
+import { ConnectionGate } from '../transport/limits.js';
 import { handleMessage, type HandlerContext } from './handlers/index.js';
 import { livenessTickMs } from './liveness.js';
 import { DeviceRegistry } from './registry.js';
@@ -48,6 +50,11 @@ export class Master {
   readonly #log: Logger;
   readonly #connections = new Set<Connection>();
   readonly #deviceConnections = new Map<string, Connection>();
+  readonly #registerDeadlines = new Map<Connection, NodeJS.Timeout>();
+  /** Connections counted by the gate, with their IP, until they close. */
+  readonly #admitted = new Map<Connection, string>();
+  readonly #registeredConns = new WeakSet<Connection>();
+  readonly #gate: ConnectionGate;
   readonly #ctx: HandlerContext;
   readonly #startedAtMs = Date.now();
   #tcp: Server | null = null;
@@ -75,6 +82,7 @@ export class Master {
       send: (deviceId, msg) => this.#sendToDevice(deviceId, msg),
       isConnected: (deviceId) => this.#deviceConnections.has(deviceId),
     });
+    this.#gate = new ConnectionGate({ maxConnections: cfg.max_connections, maxPendingPerIp: cfg.max_pending_per_ip });
     this.logs = deps.logs ?? new LogFeed();
     this.metrics = new MasterMetrics({
       registry: this.registry,
@@ -124,20 +132,36 @@ export class Master {
 
   /** Serve one peer over any Duplex: TCP, TLS, or an in-memory pair in tests. */
   handleConnection(stream: Duplex): Connection {
+    const cfg = this.#deps.config;
     const conn = new Connection(
       stream,
-      { localId: MASTER_ID, maxLineBytes: this.#deps.config.max_line_bytes, log: this.#ctx.log },
+      { localId: MASTER_ID, maxLineBytes: cfg.max_line_bytes, log: this.#ctx.log, maxMsgsPerS: cfg.max_msgs_per_s_unregistered },
       {
         onMessage: (msg, c) => {
           this.metrics.countWireMessage(msg.message_type);
           handleMessage(msg, c, this.#ctx);
+          if (c.deviceId === null) this.#armRegisterDeadline(c);
         },
         onFrameError: (err) => this.metrics.countProtocolError(err.code),
         onClose: (c) => this.#onConnectionClosed(c),
       },
     );
     this.#connections.add(conn);
+    this.#armRegisterDeadline(conn);
     return conn;
+  }
+
+  /** PROTOCOL §4.7: an unregistered connection must keep saying something valid. */
+  #armRegisterDeadline(conn: Connection): void {
+    clearTimeout(this.#registerDeadlines.get(conn));
+    const timer = setTimeout(() => {
+      this.#registerDeadlines.delete(conn);
+      if (conn.deviceId !== null || conn.isClosed) return;
+      this.#ctx.log.info({ conn: conn.id, peer: conn.remoteAddress }, 'no register in time; closing');
+      conn.refuse(new ProtocolError('RC_ERR_LIMIT_REGISTER_TIMEOUT', `no register or valid query within ${this.#deps.config.register_timeout_s} s; closing`));
+    }, this.#deps.config.register_timeout_s * 1000);
+    timer.unref();
+    this.#registerDeadlines.set(conn, timer);
   }
 
   /** Idempotent; runs every step even when one fails. */
@@ -167,11 +191,7 @@ export class Master {
 
   #listenTcp(host: string, port: number): Promise<number> {
     // allowHalfOpen: a one-shot peer that sends its object and then FIN still gets its reply.
-    const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 30_000);
-      this.handleConnection(socket);
-    });
+    const server = createServer({ allowHalfOpen: true }, (socket: Socket) => this.#acceptSocket(socket));
     this.#tcp = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -181,6 +201,20 @@ export class Master {
         resolve((server.address() as AddressInfo).port);
       });
     });
+  }
+
+  #acceptSocket(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const ip = socket.remoteAddress ?? 'unknown';
+    const admission = this.#gate.admit(ip);
+    const conn = this.handleConnection(socket);
+    if (!admission.ok) {
+      this.#ctx.log.warn({ peer: ip, limit: admission.limit }, 'connection refused by limit');
+      conn.refuse(new ProtocolError('RC_ERR_LIMIT_CONNECTIONS', `connection refused: ${admission.message}`));
+      return;
+    }
+    this.#admitted.set(conn, ip);
   }
 
   #closeTcp(): Promise<void> {
@@ -193,6 +227,7 @@ export class Master {
   #attachDevice(deviceId: string, conn: Connection): void {
     const previous = this.#deviceConnections.get(deviceId);
     conn.deviceId = deviceId;
+    this.#markRegistered(conn);
     if (previous === conn) return;
     this.#deviceConnections.set(deviceId, conn);
     // A re-register from a new socket means the old one is half-open: the newest wins.
@@ -204,8 +239,26 @@ export class Master {
     this.registry.setConnected(deviceId, true);
   }
 
+  /** A registered peer leaves the per-IP pending count and gets the registered rate. */
+  #markRegistered(conn: Connection): void {
+    if (this.#registeredConns.has(conn)) return;
+    this.#registeredConns.add(conn);
+    clearTimeout(this.#registerDeadlines.get(conn));
+    this.#registerDeadlines.delete(conn);
+    conn.setRate(this.#deps.config.max_msgs_per_s);
+    const ip = this.#admitted.get(conn);
+    if (ip !== undefined) this.#gate.registered(ip);
+  }
+
   #onConnectionClosed(conn: Connection): void {
     this.#connections.delete(conn);
+    clearTimeout(this.#registerDeadlines.get(conn));
+    this.#registerDeadlines.delete(conn);
+    const ip = this.#admitted.get(conn);
+    if (ip !== undefined) {
+      this.#admitted.delete(conn);
+      this.#gate.release(ip, !this.#registeredConns.has(conn));
+    }
     const deviceId = conn.deviceId;
     if (deviceId === null || this.#deviceConnections.get(deviceId) !== conn) return;
     this.#deviceConnections.delete(deviceId);

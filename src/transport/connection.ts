@@ -3,6 +3,7 @@ import { isRcError, ProtocolError, type RcError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { createErrorFrame, decodeLine, decodeValue, encodeMessage, type Decoded } from '../protocol/codec.js';
 import { LineFramer } from '../protocol/framing.js';
+import { TokenBucket } from './limits.js';
 import type { Envelope, MessageType } from '../protocol/types.js';
 
 export interface ConnectionOptions {
@@ -15,6 +16,8 @@ export interface ConnectionOptions {
   oneShotMaxBytes?: number;
   /** A peer that lets this much unsent output pile up is not reading: drop it. */
   maxPendingWriteBytes?: number;
+  /** Messages per second this peer may send (bursts up to 2×); unlimited when absent. */
+  maxMsgsPerS?: number;
 }
 
 export interface ConnectionHandlers {
@@ -46,7 +49,9 @@ export class Connection {
   readonly #stream: Duplex;
   readonly #framer: LineFramer;
   readonly #handlers: ConnectionHandlers;
-  readonly #opts: Required<Omit<ConnectionOptions, 'log'>>;
+  readonly #opts: Required<Omit<ConnectionOptions, 'log' | 'maxMsgsPerS'>>;
+  #bucket: TokenBucket | null = null;
+  #rateExceeded = false;
   #outbox: string[] = [];
   #outboxBytes = 0;
   #inRead = false;
@@ -66,6 +71,7 @@ export class Connection {
       maxPendingWriteBytes: opts.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES,
     };
     this.#framer = new LineFramer({ maxLineBytes: opts.maxLineBytes });
+    if (opts.maxMsgsPerS !== undefined) this.setRate(opts.maxMsgsPerS);
     const socket = stream as Duplex & { remoteAddress?: string };
     this.remoteAddress = socket.remoteAddress ?? null;
     this.log = opts.log.child({ conn: this.id, peer: this.remoteAddress });
@@ -94,6 +100,18 @@ export class Connection {
     if (!this.#inRead) this.#scheduleFlush();
   }
 
+  /** Change the message rate limit (e.g. once the peer registered). */
+  setRate(maxMsgsPerS: number): void {
+    this.#bucket = new TokenBucket(maxMsgsPerS, maxMsgsPerS * 2, Date.now());
+  }
+
+  /** Answer with an error frame, flush, and close; used for limits. */
+  refuse(err: RcError): void {
+    this.#reject({ error: err, messageId: null });
+    this.end();
+    setTimeout(() => this.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
   /** Flush what is queued, then half-close. */
   end(): void {
     if (this.#closed) return;
@@ -114,13 +132,27 @@ export class Connection {
       for (let i = 0; i < invalidUtf8; i++) {
         this.#reject({ error: new ProtocolError('RC_ERR_PROTO_INVALID_JSON', 'frame is not valid UTF-8'), messageId: null });
       }
-      for (const line of lines) this.#dispatch(decodeLine(line));
+      for (const line of lines) {
+        if (!this.#withinRate()) break;
+        this.#dispatch(decodeLine(line));
+      }
       if (overflow) this.#rejectOversized();
     } finally {
       this.#inRead = false;
     }
     this.#flush();
     if (!overflow && this.#framer.pendingBytes > 0) this.#armOneShotTimer();
+  }
+
+  /** PROTOCOL §4.7: one token per frame; the first frame over the limit ends the connection. */
+  #withinRate(): boolean {
+    if (this.#rateExceeded) return false;
+    if (this.#bucket === null || this.#bucket.take(Date.now())) return true;
+    this.#rateExceeded = true;
+    this.log.warn('message rate limit exceeded; closing');
+    this.#stream.pause();
+    this.refuse(new ProtocolError('RC_ERR_LIMIT_RATE', 'too many messages per second; closing'));
+    return false;
   }
 
   #dispatch(decoded: Decoded): void {
@@ -176,7 +208,7 @@ export class Connection {
 
   #tryOneShot(): void {
     const frame = this.#framer.takeCompleteObject(this.#opts.oneShotMaxBytes);
-    if (frame === null) return;
+    if (frame === null || !this.#withinRate()) return;
     this.#inRead = true;
     try {
       this.#dispatch(decodeValue(frame.value));
