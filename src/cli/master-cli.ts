@@ -28,7 +28,10 @@ function buildProgram(): Command {
     .option('--api-token <token>', 'bearer token for HTTP writes (env RC_API_TOKEN)')
     .option('--insecure', 'let devices join without a token (lab use only)')
     .option('--lease <seconds>', 'an assigned task must start within this (default 60)')
-    .option('--aging-step <seconds>', 'a waiting task gains one priority level per step (default 300; 0 = off)');
+    .option('--aging-step <seconds>', 'a waiting task gains one priority level per step (default 300; 0 = off)')
+    .option('--max-connections <n>', 'wire connections at once (default 20000)')
+    .option('--tls-cert <file>', 'PEM certificate: serve TLS on the worker port and HTTP')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert');
 }
 
 export function main(argv: readonly string[]): void {

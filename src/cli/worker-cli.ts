@@ -29,7 +29,9 @@ function buildProgram(): Command {
     .option('--backoff-max <seconds>', 'largest reconnect delay (default 60)')
     .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)')
     .option('--allow <types>', 'opt-in task types that are off by default: shell')
-    .option('--plugins <dir>', 'load each *.js module in DIR as a task type');
+    .option('--plugins <dir>', 'load each *.js module in DIR as a task type')
+    .option('--tls', 'connect over TLS, verifying the master against the system CAs')
+    .option('--tls-fingerprint <sha256>', 'connect over TLS and accept only this master certificate');
 }
 
 export function main(argv: readonly string[]): void {

@@ -34,6 +34,8 @@ export interface MasterConfig {
   register_timeout_s: number;
   max_msgs_per_s: number;
   max_msgs_per_s_unregistered: number;
+  tls_cert: string | null;
+  tls_key: string | null;
 }
 
 export interface WorkerConfig {
@@ -51,6 +53,8 @@ export interface WorkerConfig {
   allow: string[];
   plugins: string | null;
   output_cap_bytes: number;
+  tls: boolean;
+  tls_fingerprint: string | null;
 }
 
 /** Where a setting may come from besides the config file. `flag` is the kebab-case long option without `--`. */
@@ -84,6 +88,8 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   register_timeout_s: { env: 'RC_REGISTER_TIMEOUT' },
   max_msgs_per_s: { env: 'RC_MAX_MSGS_PER_S' },
   max_msgs_per_s_unregistered: { env: 'RC_MAX_MSGS_PER_S_UNREGISTERED' },
+  tls_cert: { flag: 'tls-cert', env: 'RC_TLS_CERT' },
+  tls_key: { flag: 'tls-key', env: 'RC_TLS_KEY' },
 };
 
 export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
@@ -102,6 +108,8 @@ export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>>
   allow: { flag: 'allow', env: 'RC_ALLOW' },
   plugins: { flag: 'plugins', env: 'RC_PLUGINS' },
   output_cap_bytes: { env: 'RC_OUTPUT_CAP' },
+  tls: { flag: 'tls', env: 'RC_TLS' },
+  tls_fingerprint: { flag: 'tls-fingerprint', env: 'RC_TLS_FINGERPRINT' },
 };
 
 /** The JSON Schema subset used here; `Record<keyof T, …>` keeps schema keys and the interface in step. */
@@ -157,6 +165,8 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     register_timeout_s: { type: 'number', minimum: 0.1, maximum: 3600 },
     max_msgs_per_s: { type: 'integer', minimum: 1, maximum: 10_000_000 },
     max_msgs_per_s_unregistered: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    tls_cert: { type: 'string', nullable: true, minLength: 1 },
+    tls_key: { type: 'string', nullable: true, minLength: 1 },
   },
 };
 
@@ -180,5 +190,8 @@ export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
     allow: { type: 'array', items: { type: 'string', enum: ['shell'] }, uniqueItems: true },
     plugins: { type: 'string', nullable: true, minLength: 1 },
     output_cap_bytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
+    tls: { type: 'boolean' },
+    // SHA-256 of the master's certificate, hex, colons optional (as rc-master prints it).
+    tls_fingerprint: { type: 'string', nullable: true, pattern: '^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$' },
   },
 };

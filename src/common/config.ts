@@ -50,6 +50,8 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   register_timeout_s: 10, // an unregistered connection silent this long is closed (slowloris)
   max_msgs_per_s: 20_000, // per registered connection; bursts up to 2× are allowed
   max_msgs_per_s_unregistered: 200, // per connection before register (status tools, legacy one-shots)
+  tls_cert: null, // PEM file: with tls_key, serve TLS on both the worker port and HTTP
+  tls_key: null,
 });
 
 /** Worker defaults; `data_dir` lives under the user's home so it survives reboots of phones/Pis. */
@@ -69,6 +71,8 @@ export function workerDefaults(homeDir: string): Readonly<WorkerConfig> {
     allow: Object.freeze([]) as unknown as string[], // opt-in task types, e.g. ["shell"]
     plugins: null, // directory of *.js task-type plugins
     output_cap_bytes: 1_048_576, // task output kept per task
+    tls: false, // connect to the master over TLS (implied by tls_fingerprint)
+    tls_fingerprint: null, // pin the master's certificate by its SHA-256
   });
 }
 

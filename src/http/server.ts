@@ -27,12 +27,15 @@ export interface HttpDeps {
   version: string;
   startedAtMs: number;
   dataDir: string;
+  /** Serve HTTPS with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** The people-facing HTTP server: text, JSON, SSE and metrics. */
 export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyInstance {
   const full: HttpDeps = { ...deps, requireWrite: requireApiToken(deps.apiToken) };
   const app = Fastify({
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     // Streams (SSE, later) must not keep close() waiting.

@@ -13,6 +13,8 @@ import type { Store } from '../store/store.js';
 import { ProtocolError } from '../common/errors.js';
 import { Connection } from '../transport/connection.js';
 import { ConnectionGate } from '../transport/limits.js';
+import { loadTlsMaterial, type TlsMaterial } from '../transport/tls.js';
+import { createServer as createTlsServer } from 'node:tls';
 import { handleMessage, type HandlerContext } from './handlers/index.js';
 import { livenessTickMs } from './liveness.js';
 import { DeviceRegistry } from './registry.js';
@@ -58,6 +60,7 @@ export class Master {
   readonly #ctx: HandlerContext;
   readonly #startedAtMs = Date.now();
   #tcp: Server | null = null;
+  #tls: TlsMaterial | null = null;
   #http: FastifyInstance | null = null;
   #timers: NodeJS.Timeout[] = [];
   #closing: Promise<void> | null = null;
@@ -101,6 +104,7 @@ export class Master {
   }
 
   async start(): Promise<BoundPorts> {
+    this.#tls = loadTlsMaterial(this.#deps.config.tls_cert, this.#deps.config.tls_key);
     this.registry.load();
     this.tasks.load();
     const cfg = this.#deps.config;
@@ -117,13 +121,15 @@ export class Master {
       version: packageVersion(),
       startedAtMs: this.#startedAtMs,
       dataDir: cfg.data_dir,
+      ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
     const httpPort = (this.#http.server.address() as AddressInfo).port;
     const ports = { tcp_port: tcpPort, http_port: httpPort };
     this.#startTimers();
     this.#writeRuntimeFile(ports);
-    this.#log.info({ host: cfg.host, ...ports, data_dir: cfg.data_dir, devices: this.registry.size }, 'master listening');
+    this.#log.info({ host: cfg.host, ...ports, data_dir: cfg.data_dir, devices: this.registry.size, tls: this.#tls !== null }, 'master listening');
+    if (this.#tls) this.#log.info({ tls_fingerprint: this.#tls.fingerprint256 }, 'TLS on: workers pin this certificate with --tls-fingerprint');
     if (cfg.api_token === null) {
       this.#log.info({ api_token_file: join(cfg.data_dir, API_TOKEN_FILE) }, 'HTTP writes need Authorization: Bearer <the token in this file>');
     }
@@ -190,8 +196,10 @@ export class Master {
   }
 
   #listenTcp(host: string, port: number): Promise<number> {
+    const accept = (socket: Socket): void => this.#acceptSocket(socket);
+    const tls = this.#tls;
     // allowHalfOpen: a one-shot peer that sends its object and then FIN still gets its reply.
-    const server = createServer({ allowHalfOpen: true }, (socket: Socket) => this.#acceptSocket(socket));
+    const server = tls ? createTlsServer({ allowHalfOpen: true, cert: tls.cert, key: tls.key }, accept) : createServer({ allowHalfOpen: true }, accept);
     this.#tcp = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -303,7 +311,14 @@ export class Master {
     const dir = this.#deps.config.data_dir;
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'master.json');
-    const body = { pid: process.pid, host: this.#deps.config.host, ...ports, started_at: new Date(this.#startedAtMs).toISOString(), version: packageVersion() };
+    const body = {
+      pid: process.pid,
+      host: this.#deps.config.host,
+      ...ports,
+      tls_fingerprint: this.#tls?.fingerprint256 ?? null,
+      started_at: new Date(this.#startedAtMs).toISOString(),
+      version: packageVersion(),
+    };
     writeFileSync(`${file}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }

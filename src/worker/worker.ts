@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nextDelay } from '../common/backoff.js';
 import type { WorkerConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
+import { sameFingerprint } from '../transport/tls.js';
 import type { HeartbeatMetrics, RegisterData } from '../protocol/types.js';
 import { Session } from './session.js';
 import type { TaskRunner } from './task-runner.js';
@@ -92,9 +94,11 @@ export class Worker extends EventEmitter {
     const { host, port } = this.#deps.master;
     let stream: Duplex;
     try {
-      stream = await (this.#deps.dial ?? dialTcp)(host, port);
+      stream = await (this.#deps.dial ?? dialMaster(this.#deps.config))(host, port);
     } catch (err) {
-      this.#deps.log.debug({ err, host, port }, 'connect failed');
+      // A certificate mismatch is worth a warning every time: it may be an impostor.
+      const level = String((err as Error).message).includes('does not match') ? 'warn' : 'debug';
+      this.#deps.log[level]({ err, host, port }, 'connect failed');
       return false;
     }
     const session = new Session(stream, this.#deps, this.#deps.runner, (s) => this.#setStatus(s));
@@ -116,16 +120,46 @@ export class Worker extends EventEmitter {
   }
 }
 
+/** Plain TCP, or TLS when configured: pinned by fingerprint, else verified against the system CAs. */
+function dialMaster(config: Readonly<WorkerConfig>): (host: string, port: number) => Promise<Duplex> {
+  const pin = config.tls_fingerprint;
+  if (pin === null && !config.tls) return dialTcp;
+  return (host, port) => dialTls(host, port, pin);
+}
+
 function dialTcp(host: string, port: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host, port, timeout: CONNECT_TIMEOUT_MS });
     socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 30_000);
+      tune(socket);
       resolve(socket);
     });
     socket.once('timeout', () => socket.destroy(new Error(`connect to ${host}:${port} timed out`)));
     socket.once('error', reject);
   });
+}
+
+function dialTls(host: string, port: number, pin: string | null): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    // With a pin, the CA chain does not matter (a self-signed NAS cert is fine); the pin does.
+    const socket = tlsConnect({ host, port, timeout: CONNECT_TIMEOUT_MS, rejectUnauthorized: pin === null, servername: isIP(host) ? undefined : host });
+    socket.once('secureConnect', () => {
+      const seen = socket.getPeerCertificate().fingerprint256;
+      if (pin !== null && !sameFingerprint(seen, pin)) {
+        socket.destroy();
+        reject(new Error(`the master's certificate ${seen} does not match --tls-fingerprint ${pin}`));
+        return;
+      }
+      tune(socket);
+      resolve(socket);
+    });
+    socket.once('timeout', () => socket.destroy(new Error(`connect to ${host}:${port} timed out`)));
+    socket.once('error', reject);
+  });
+}
+
+function tune(socket: Socket): void {
+  socket.setTimeout(0);
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 30_000);
 }
