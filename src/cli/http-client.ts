@@ -41,6 +41,20 @@ export class MasterClient {
     return this.#request('POST', path, body, { authorization: `Bearer ${this.#apiToken()}` });
   }
 
+  /**
+   * Open a server-sent event stream. The response is returned whatever its
+   * status; a network failure is `CliExit` with the unreachable code.
+   */
+  async openStream(path: string, lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (lastEventId !== null) headers['last-event-id'] = lastEventId;
+    try {
+      return await fetch(`${this.base}${path}`, { headers, signal });
+    } catch (err) {
+      throw this.#unreachable(err);
+    }
+  }
+
   async #request(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<ApiResponse> {
     let res: Response;
     try {
@@ -50,11 +64,15 @@ export class MasterClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliExit(EXIT.unreachable, `master unreachable at ${this.base}: ${cause?.code ?? cause?.message ?? String(err)}`);
+      throw this.#unreachable(err);
     }
     const text = await res.text();
     return { status: res.status, text, body: parseJson(text) };
+  }
+
+  #unreachable(err: unknown): CliExit {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return new CliExit(EXIT.unreachable, `master unreachable at ${this.base}: ${cause?.code ?? cause?.message ?? String(err)}`);
   }
 
   #apiToken(): string {

@@ -5,6 +5,8 @@ import { packageVersion } from '../common/version.js';
 import { destination as pinoDestination, multistream } from 'pino';
 import { LogFeed } from '../master/log-feed.js';
 import { Master } from '../master/master.js';
+import { JOIN_TOKEN_FILE, writeNewSecret } from '../master/secrets.js';
+import { join } from 'node:path';
 import { openStore } from '../store/index.js';
 import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
 
@@ -35,9 +37,28 @@ function buildProgram(): Command {
 }
 
 export function main(argv: readonly string[]): void {
-  const program = buildProgram();
+  // Positional options: `rotate-token --data-dir X` belongs to the subcommand, not the server.
+  const program = buildProgram().enablePositionalOptions();
   program.action(() => runMain('rc-master', () => startMaster(givenOptions(program.opts()))));
+  program
+    .command('rotate-token')
+    .description('replace the join token in the data dir; enrolled devices keep working')
+    .option('--data-dir <dir>', 'the master\'s data dir (default ./data)')
+    .option('--config <file>', 'JSON config file')
+    .action((opts: Record<string, unknown>) => runMain('rc-master', async () => rotateToken(givenOptions(opts))));
   program.parse(argv as string[]);
+}
+
+/** Devices already enrolled prove their own secret, so only new joins need the new token. */
+function rotateToken(flags: Record<string, unknown>): void {
+  const config = resolveMasterConfig({ flags, env: process.env, configPath: flags['config'] as string | undefined });
+  if (config.join_token !== null) {
+    process.stderr.write('rc-master: the join token is set by --join-token / RC_JOIN_TOKEN / the config file; change it there instead\n');
+    process.exitCode = 2;
+    return;
+  }
+  const token = writeNewSecret(config.data_dir, JOIN_TOKEN_FILE);
+  process.stdout.write(`new join token (also in ${join(config.data_dir, JOIN_TOKEN_FILE)}):\n${token}\n`);
 }
 
 async function startMaster(flags: Record<string, unknown>): Promise<void> {

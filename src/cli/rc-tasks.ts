@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseRequirementFlag } from '../scheduler/requirements.js';
 import { CliExit, expectOk, type MasterClient } from './http-client.js';
+import { readTaskFile, submitMany } from './rc-batch.js';
 import { EXIT } from './run-main.js';
 
 type TaskView = Record<string, unknown> & { task_id: string; status: string; result: { output: string; exit_code: number | null; error: string | null; duration_s: number; truncated: boolean } | null };
@@ -17,15 +18,21 @@ interface SubmitOptions {
   retries?: string;
   idempotencyKey?: string;
   label: string[];
+  count?: string;
+  from?: string;
   wait?: boolean;
   json?: boolean;
 }
 
+/** Flags that shape the one task built from the command line; a --from file carries its own. */
+const SHAPING_FLAGS = ['payload', 'priority', 'timeout', 'retries', 'idempotencyKey'] as const;
+const MAX_COUNT = 1_000_000;
+
 /** rc submit / tasks / task / cancel. */
 export function addTaskCommands(program: Command, client: () => MasterClient): void {
   program
-    .command('submit <type>')
-    .description('submit a task; prints its id, or with --wait its result')
+    .command('submit [type]')
+    .description('submit tasks (--count, --from); --wait for results')
     .option('--payload <json>', 'task input as JSON (default {})')
     .option('--priority <p>', 'low|normal|high|urgent')
     .option('--require <key=value>', 'requirement, repeatable (e.g. min_memory_gb=2, tags=arm,gpu)', collect, [])
@@ -33,9 +40,15 @@ export function addTaskCommands(program: Command, client: () => MasterClient): v
     .option('--retries <n>', 'retries after failure or timeout (default 3)')
     .option('--idempotency-key <key>', 'submitting the same key again returns the same task')
     .option('--label <key=value>', 'label, repeatable', collect, [])
-    .option('--wait', 'wait for the result; exit 1 if the task did not succeed')
+    .option('--count <n>', 'submit n copies of the task in batches of 1000')
+    .option('--from <file>', 'submit the tasks in FILE, one JSON task object per line (- = stdin)')
+    .option('--wait', 'wait for the result (many: a progress bar, then a summary); exit 1 if any task did not succeed')
     .option('--json', 'print JSON')
-    .action(async (type: string, opts: SubmitOptions) => submit(client(), type, opts));
+    .action(async (type: string | undefined, opts: SubmitOptions) => {
+      const many = await manyBodies(type, opts);
+      if (many) await submitMany(client(), many, opts);
+      else await submit(client(), type ?? '', opts);
+    });
   program
     .command('tasks')
     .description('list tasks, newest first')
@@ -55,7 +68,7 @@ export function addTaskCommands(program: Command, client: () => MasterClient): v
     });
   program
     .command('task <id>')
-    .description('show one task: record, why it waits, result and history')
+    .description('one task: record, why it waits, result, history')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const task = expectOk(await client().get(`/api/v1/tasks/${encodeURIComponent(id)}`)) as TaskView;
@@ -68,6 +81,24 @@ export function addTaskCommands(program: Command, client: () => MasterClient): v
       const task = expectOk(await client().post(`/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {})) as TaskView;
       process.stdout.write(`${task.task_id} ${task.status}\n`);
     });
+}
+
+/** The task bodies for --count or --from, or null for a single task; every mistake is a usage error before anything is sent. */
+async function manyBodies(type: string | undefined, opts: SubmitOptions): Promise<Record<string, unknown>[] | null> {
+  if (opts.from !== undefined) {
+    const shaping = SHAPING_FLAGS.filter((f) => opts[f] !== undefined).length + opts.require.length + opts.label.length;
+    if (type !== undefined || opts.count !== undefined || shaping > 0) {
+      throw new CliExit(EXIT.usage, '--from FILE takes its tasks whole from the file: give no task type, --count or task flags with it');
+    }
+    return readTaskFile(opts.from);
+  }
+  if (type === undefined) throw new CliExit(EXIT.usage, 'submit needs a task type (or --from FILE)');
+  if (opts.count === undefined) return null;
+  const count = Number(opts.count);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw new CliExit(EXIT.usage, `--count ${opts.count}: a whole number from 1 to ${MAX_COUNT}`);
+  if (opts.idempotencyKey !== undefined && count > 1) throw new CliExit(EXIT.usage, '--idempotency-key with --count would make the copies one task');
+  const body = buildSubmitBody(type, opts);
+  return Array.from({ length: count }, () => body);
 }
 
 async function submit(client: MasterClient, type: string, opts: SubmitOptions): Promise<void> {

@@ -7,6 +7,7 @@ import { packageVersion } from '../common/version.js';
 import { loadOrCreateDeviceId } from '../worker/identity.js';
 import { createMetricsSampler } from '../worker/metrics.js';
 import { collectProfile } from '../worker/profile.js';
+import { WorkerCredentials } from '../worker/credentials.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { builtinTaskTypes, loadPlugins } from '../worker/tasks/index.js';
 import { Worker } from '../worker/worker.js';
@@ -74,6 +75,7 @@ function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: st
     log,
     deviceId,
     runner,
+    credentials: new WorkerCredentials(config.data_dir, config.token),
     master: parseJoinAddress(join),
     collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: runner.taskTypes, dataDir: config.data_dir }),
     sampleMetrics: (active) => sampler.sample(active),

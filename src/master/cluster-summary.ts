@@ -1,4 +1,4 @@
-import type { DeviceRecord } from '../store/store.js';
+import type { DeviceRecord, FinalStatus, Priority } from '../store/store.js';
 
 export interface ClusterStats {
   total_devices: number;
@@ -41,4 +41,54 @@ function increment(counts: Record<string, number>, key: string): void {
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/** What `buildClusterStatus` needs; the caller reads it from the registry, task service and store. */
+export interface ClusterStatusInput {
+  devices: readonly DeviceRecord[];
+  drainedCount: number;
+  queued: Record<Priority, number>;
+  active: { assigned: number; running: number };
+  finishedLastHour: Record<FinalStatus, number>;
+  uptimeS: number;
+  version: string;
+  dataDirBytes: number;
+  nowMs: number;
+}
+
+/** GET /api/v1/cluster/status (and, flattened, /text/status). */
+export interface ClusterStatus {
+  devices: { online: number; suspect: number; offline: number; total: number; drained: number };
+  /** Online devices only: what can run work now. */
+  resources: ClusterStats['total_resources'];
+  /** Queued tasks by their own priority, most urgent first. */
+  queue: Record<Priority, number>;
+  tasks: { assigned: number; running: number };
+  finished_last_hour: Record<FinalStatus, number>;
+  uptime_s: number;
+  version: string;
+  data_dir_bytes: number;
+  timestamp: string;
+}
+
+/** The cluster's figures in one object; pure, so the arithmetic is unit-tested without a master. */
+export function buildClusterStatus(input: ClusterStatusInput): ClusterStatus {
+  const stats = summarizeCluster(input.devices);
+  return {
+    devices: {
+      online: stats.online_devices,
+      suspect: stats.suspect_devices,
+      offline: stats.offline_devices,
+      total: stats.total_devices,
+      drained: input.drainedCount,
+    },
+    resources: stats.total_resources,
+    queue: { urgent: input.queued.urgent, high: input.queued.high, normal: input.queued.normal, low: input.queued.low },
+    tasks: { assigned: input.active.assigned, running: input.active.running },
+    finished_last_hour: { ...input.finishedLastHour },
+    uptime_s: input.uptimeS,
+    version: input.version,
+    data_dir_bytes: input.dataDirBytes,
+    timestamp: new Date(input.nowMs).toISOString(),
+  };
 }

@@ -15,12 +15,14 @@ import { Connection } from '../transport/connection.js';
 import { ConnectionGate } from '../transport/limits.js';
 import { loadTlsMaterial, type TlsMaterial } from '../transport/tls.js';
 import { createServer as createTlsServer } from 'node:tls';
+import { hostname } from 'node:os';
 import { handleMessage, type HandlerContext } from './handlers/index.js';
 import { livenessTickMs } from './liveness.js';
 import { DeviceRegistry } from './registry.js';
 import { LogFeed } from './log-feed.js';
 import { MasterMetrics } from './metrics.js';
-import { API_TOKEN_FILE, loadOrCreateSecret } from './secrets.js';
+import { Enrolment } from './enrolment.js';
+import { API_TOKEN_FILE, JOIN_TOKEN_FILE, loadOrCreateSecret } from './secrets.js';
 import { TaskService } from './tasks/task-service.js';
 
 export interface MasterDeps {
@@ -92,10 +94,18 @@ export class Master {
       tasks: this.tasks,
       store: deps.store,
       openConnections: () => this.#connections.size,
+      clock: deps.clock ?? systemClock,
     });
     this.#ctx = {
       registry: this.registry,
       tasks: this.tasks,
+      enrolment: new Enrolment({
+        credentials: deps.store,
+        clock: deps.clock ?? systemClock,
+        joinToken: () => this.joinToken(),
+        insecure: cfg.insecure,
+      }),
+      insecure: cfg.insecure,
       store: deps.store,
       log: deps.log.child({ component: 'wire' }),
       heartbeatIntervalS: cfg.heartbeat_interval_s,
@@ -127,6 +137,8 @@ export class Master {
     const httpPort = (this.#http.server.address() as AddressInfo).port;
     const ports = { tcp_port: tcpPort, http_port: httpPort };
     this.#startTimers();
+    // The join token exists before master.json announces us: tools read both.
+    this.#announceJoin(tcpPort);
     this.#writeRuntimeFile(ports);
     this.#log.info({ host: cfg.host, ...ports, data_dir: cfg.data_dir, devices: this.registry.size, tls: this.#tls !== null }, 'master listening');
     if (this.#tls) this.#log.info({ tls_fingerprint: this.#tls.fingerprint256 }, 'TLS on: workers pin this certificate with --tls-fingerprint');
@@ -134,6 +146,15 @@ export class Master {
       this.#log.info({ api_token_file: join(cfg.data_dir, API_TOKEN_FILE) }, 'HTTP writes need Authorization: Bearer <the token in this file>');
     }
     return ports;
+  }
+
+  /**
+   * The join token: --join-token / RC_JOIN_TOKEN, else `<data-dir>/join-token`
+   * (made at first start, mode 0600). Read each time, so `rc-master
+   * rotate-token` takes effect without a restart.
+   */
+  joinToken(): string {
+    return this.#deps.config.join_token ?? loadOrCreateSecret(this.#deps.config.data_dir, JOIN_TOKEN_FILE);
   }
 
   /** Serve one peer over any Duplex: TCP, TLS, or an in-memory pair in tests. */
@@ -280,6 +301,25 @@ export class Master {
     const prune = setInterval(() => this.#pruneHistory(), PRUNE_EVERY_MS);
     for (const t of [tick, prune]) t.unref();
     this.#timers.push(tick, prune);
+  }
+
+  /**
+   * Print the exact line that joins a worker (and warn loudly when enrolment
+   * is off). The token goes to the terminal only, never into the log, which
+   * /stream/logs serves to anyone on the network.
+   */
+  #announceJoin(tcpPort: number): void {
+    const cfg = this.#deps.config;
+    const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
+    const pin = this.#tls ? ` --tls-fingerprint ${this.#tls.fingerprint256.replace(/:/g, '')}` : '';
+    if (cfg.insecure) {
+      this.#log.warn('INSECURE: --insecure is set, so any host that reaches the worker port can join as a new device. Use it only on a lab network.');
+      process.stderr.write(`join a worker: rc-worker --join ${host}:${tcpPort}${pin}\n`);
+      return;
+    }
+    const token = this.joinToken();
+    this.#log.info({ join_token_file: cfg.join_token === null ? join(cfg.data_dir, JOIN_TOKEN_FILE) : '(from config)' }, 'workers join with the join token');
+    process.stderr.write(`join a worker: rc-worker --join ${host}:${tcpPort} --token ${token}${pin}\n`);
   }
 
   #tick(): void {

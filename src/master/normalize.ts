@@ -5,6 +5,8 @@ const PROFILE_KEYS = new Set([
   'protocol_version', 'device_id', 'hostname', 'role', 'tags', 'platform', 'arch', 'hardware',
   'node_version', 'task_types', 'max_tasks', 'running_tasks', 'cpu_count', 'memory_total_gb',
   'storage_total_gb',
+  // Proofs are checked, never stored.
+  'auth',
 ]);
 const DEFAULT_ROLE = 'worker';
 

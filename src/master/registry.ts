@@ -17,6 +17,9 @@ export interface RegistryOptions extends LivenessOptions {
 export interface DeviceFilter {
   state?: DeviceState | 'all';
   role?: string;
+  /** The device must carry every one of these tags. */
+  tags?: readonly string[];
+  device_id?: string;
 }
 
 /** What the registry announces (for SSE streams and metrics). */
@@ -34,6 +37,18 @@ export interface StateChange {
 }
 
 const SEVERITY: Record<DeviceState, number> = { online: 0, suspect: 1, offline: 2 };
+
+/** The order of every device list; a page cursor (`after=<device_id>`) must use the same one. */
+export function compareDeviceIds(a: string, b: string): number {
+  return a.localeCompare(b);
+}
+
+function matches(device: DeviceRecord, filter: DeviceFilter): boolean {
+  if (filter.state && filter.state !== 'all' && device.state !== filter.state) return false;
+  if (filter.role && device.profile.role !== filter.role) return false;
+  if (filter.device_id !== undefined && device.device_id !== filter.device_id) return false;
+  return (filter.tags ?? []).every((tag) => device.profile.tags.includes(tag));
+}
 
 function isWorse(next: DeviceState, current: DeviceState): boolean {
   return SEVERITY[next] > SEVERITY[current];
@@ -57,10 +72,11 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     this.#opts = opts;
   }
 
-  /** Load devices from the store. After a restart nobody has proven to be alive. */
+  /** Load devices from the store. After a restart nobody has proven to be alive; drained ones stay drained. */
   load(): void {
-    for (const device of this.#opts.store.loadDevices()) {
+    for (const { drained, ...device } of this.#opts.store.loadDevices()) {
       this.#devices.set(device.device_id, { ...device, state: 'offline' });
+      if (drained === true) this.#drained.add(device.device_id);
     }
   }
 
@@ -81,21 +97,37 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     return this.#drained.has(deviceId);
   }
 
-  setDrained(deviceId: string, drained: boolean): void {
-    if (drained === this.#drained.has(deviceId)) return;
+  /**
+   * Drain or undrain a known device. The flag is written to the store first
+   * (it must survive a restart; a StoreError leaves memory unchanged), then
+   * recorded as a device event with the reason. Returns false for an
+   * unknown device; setting the current value again changes nothing.
+   */
+  setDrained(deviceId: string, drained: boolean, reason: string | null = null): boolean {
+    if (!this.#devices.has(deviceId)) return false;
+    if (drained === this.#drained.has(deviceId)) return true;
+    this.#opts.store.setDeviceDrained(deviceId, drained);
     if (drained) this.#drained.add(deviceId);
     else this.#drained.delete(deviceId);
+    const kind = drained ? 'drained' : 'undrained';
+    this.#recordEvents([{ device_id: deviceId, ts_ms: this.#opts.clock.now(), kind, detail: { reason } }]);
+    this.#opts.log.info({ device_id: deviceId, reason }, `device ${kind}`);
     this.emit('drained', { device_id: deviceId, drained });
+    return true;
   }
 
+  /** How many devices are drained now. */
+  get drainedCount(): number {
+    return this.#drained.size;
+  }
+
+  /** Devices matching every given filter, ordered by compareDeviceIds. */
   list(filter: DeviceFilter = {}): DeviceRecord[] {
     const out: DeviceRecord[] = [];
     for (const device of this.#devices.values()) {
-      if (filter.state && filter.state !== 'all' && device.state !== filter.state) continue;
-      if (filter.role && device.profile.role !== filter.role) continue;
-      out.push(device);
+      if (matches(device, filter)) out.push(device);
     }
-    return out.sort((a, b) => a.device_id.localeCompare(b.device_id));
+    return out.sort((a, b) => compareDeviceIds(a.device_id, b.device_id));
   }
 
   register(deviceId: string, profile: DeviceProfile, ipAddress: string | null): DeviceRecord {

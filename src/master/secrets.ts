@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const API_TOKEN_FILE = 'api-token';
+export const JOIN_TOKEN_FILE = 'join-token';
 
 /**
  * A secret kept in the data dir with mode 0600: read it if it is there,
@@ -16,10 +17,17 @@ export function loadOrCreateSecret(dataDir: string, name: string): string {
   } catch {
     // not there yet
   }
-  mkdirSync(dataDir, { recursive: true });
+  return writeNewSecret(dataDir, name);
+}
+
+/** Replace the secret with a fresh random one (e.g. `rc-master rotate-token`). */
+export function writeNewSecret(dataDir: string, name: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, name);
   const secret = randomBytes(24).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileSync(`${file}.tmp`, `${secret}\n`, { mode: 0o600 });
+  chmodSync(`${file}.tmp`, 0o600);
+  renameSync(`${file}.tmp`, file);
   return secret;
 }
 

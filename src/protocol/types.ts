@@ -1,3 +1,5 @@
+import type { RegisterAuth } from './auth.js';
+
 /**
  * Wire message types. PROTOCOL.md is the normative text; the JSON Schemas in
  * protocol/schema/ are the machine-checked form. These types mirror them.
@@ -76,6 +78,8 @@ export interface RegisterData {
   task_types?: string[];
   max_tasks?: number;
   running_tasks?: Array<{ task_id: string; attempt: number }>;
+  /** PROTOCOL §4.8 */
+  auth?: RegisterAuth;
   // Legacy top-level hardware (original Python worker).
   cpu_count?: number | null;
   memory_total_gb?: number | null;

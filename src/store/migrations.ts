@@ -110,6 +110,41 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_events_task ON task_events (task_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'devices.drained',
+    // Written only by setDeviceDrained, never by the device upsert, so a
+    // device that registers again stays drained.
+    up: `
+      ALTER TABLE devices ADD COLUMN drained INTEGER NOT NULL DEFAULT 0 CHECK (drained = 0 OR drained = 1);
+    `,
+  },
+  {
+    version: 4,
+    name: 'tasks_finished index',
+    // For "finished in the last hour" without a scan of every task. Partial:
+    // unfinished tasks (every assign/start update) never touch it, and a
+    // task enters it once, when it finishes. It holds status, so the count
+    // reads the index alone. A range on finished_at_ms implies the
+    // condition, so SQLite uses it for `finished_at_ms >= ?`.
+    up: `
+      CREATE INDEX tasks_finished ON tasks (finished_at_ms, status) WHERE finished_at_ms IS NOT NULL;
+    `,
+  },
+  {
+    version: 5,
+    name: 'device_credentials',
+    // Per-device secrets (PROTOCOL §4.8). The secret itself is kept, not a hash:
+    // the master must compute the HMAC a register proves. The data dir is 0700.
+    up: `
+      CREATE TABLE device_credentials (
+        device_id     TEXT PRIMARY KEY,
+        secret        TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+      );
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

@@ -1,12 +1,16 @@
 import Database from 'better-sqlite3';
+import { CredentialTables } from './credential-tables.js';
+import type { DeviceCredential } from './store.js';
 import { StoreError } from '../common/errors.js';
 import { parseJsonObject, type JsonObject } from './json-column.js';
 import { applyMigrations } from './migrations.js';
 import type {
+  ActiveStatus,
   DeviceEventRow,
   DeviceProfile,
   DeviceRecord,
   DeviceState,
+  FinalStatus,
   HeartbeatRow,
   Store,
   TaskChanges,
@@ -41,6 +45,7 @@ interface DeviceDbRow {
   last_seen_ms: number;
   registered_at_ms: number;
   last_metrics: string | null;
+  drained: number;
 }
 
 interface HeartbeatDbRow {
@@ -83,6 +88,7 @@ const SQL = {
     INSERT INTO device_events (device_id, ts_ms, kind, detail)
     SELECT @device_id, @ts_ms, @kind, @detail WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = @device_id)`,
   setState: 'UPDATE devices SET state = ? WHERE device_id = ?',
+  setDrained: 'UPDATE devices SET drained = ? WHERE device_id = ?',
   recentHeartbeats: `
     SELECT device_id, ts_ms, metrics FROM heartbeats
     WHERE device_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
@@ -111,6 +117,7 @@ export class SqliteStore implements Store {
   private readonly q: Queries;
   private readonly batch: Batches;
   private readonly tasks: TaskTables;
+  private readonly credentials: CredentialTables;
   private isClosed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -121,6 +128,7 @@ export class SqliteStore implements Store {
       this.q = prepareQueries(this.db);
       this.batch = prepareBatches(this.db, this.q);
       this.tasks = new TaskTables(this.db);
+      this.credentials = new CredentialTables(this.db);
     } catch (err) {
       this.db.close();
       throw toStoreError(`preparing statements for ${opts.file}`, err);
@@ -152,6 +160,11 @@ export class SqliteStore implements Store {
     if (changes.length === 0) return;
     const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states(changes));
     this.warnSkipped('device_states', skipped);
+  }
+
+  setDeviceDrained(deviceId: string, drained: boolean): boolean {
+    const op = `${drained ? 'draining' : 'undraining'} device ${deviceId}`;
+    return this.guard(op, () => this.q.setDrained.run(drained ? 1 : 0, deviceId).changes > 0);
   }
 
   recentHeartbeats(deviceId: string, limit: number): HeartbeatRow[] {
@@ -230,6 +243,26 @@ export class SqliteStore implements Store {
   /** Scans the whole table (no status index, see migration 2): call it per scrape, not per task. */
   countTasksByStatus(): Record<TaskStatus, number> {
     return this.guard('counting tasks by status', () => this.tasks.countByStatus());
+  }
+
+  getDeviceCredential(deviceId: string): DeviceCredential | null {
+    return this.guard('reading a device credential', () => this.credentials.get(deviceId));
+  }
+
+  setDeviceCredential(deviceId: string, secret: string): void {
+    this.guard('storing a device credential', () => this.credentials.set(deviceId, secret, Date.now()));
+  }
+
+  revokeDevice(deviceId: string): void {
+    this.guard('revoking a device', () => this.credentials.revoke(deviceId, Date.now()));
+  }
+
+  countActiveTasks(): Record<ActiveStatus, number> {
+    return this.guard('counting unfinished tasks', () => this.tasks.countActive());
+  }
+
+  countFinishedSince(sinceMs: number): Record<FinalStatus, number> {
+    return this.guard('counting finished tasks', () => this.tasks.countFinishedSince(sinceMs));
   }
 
   quickCheck(): string {
@@ -313,6 +346,7 @@ function prepareQueries(db: Database.Database) {
     insertHeartbeat: db.prepare<[string, number, string]>(SQL.insertHeartbeat),
     insertEvent: db.prepare<[{ device_id: string; ts_ms: number; kind: string; detail: string }]>(SQL.insertEvent),
     setState: db.prepare<[DeviceState, string]>(SQL.setState),
+    setDrained: db.prepare<[0 | 1, string]>(SQL.setDrained),
     recentHeartbeats: db.prepare<[string, number], HeartbeatDbRow>(SQL.recentHeartbeats),
     recentEvents: db.prepare<[string, number], EventDbRow>(SQL.recentEvents),
     pruneHeartbeats: db.prepare<[number]>(SQL.pruneHeartbeats),
@@ -345,7 +379,8 @@ function prepareBatches(db: Database.Database, q: Queries) {
   };
 }
 
-type DeviceParams = Omit<DeviceDbRow, 'state'> & { state: DeviceState };
+/** `drained` is left out: the upsert never changes it (see migration 3). */
+type DeviceParams = Omit<DeviceDbRow, 'state' | 'drained'> & { state: DeviceState };
 
 function toDeviceParams(d: DeviceRecord): DeviceParams {
   return {
@@ -371,6 +406,8 @@ function toDeviceRecord(row: DeviceDbRow, log: StoreLogger): DeviceRecord {
     last_seen_ms: row.last_seen_ms,
     registered_at_ms: row.registered_at_ms,
     last_metrics: row.last_metrics === null ? null : (readJsonColumn(row.last_metrics, { ...where, column: 'devices.last_metrics' }) ?? null),
+    // Only when set, so a record of an undrained device reads as it did before migration 3.
+    ...(row.drained === 1 ? { drained: true } : {}),
   };
 }
 

@@ -34,6 +34,12 @@ export interface DeviceRecord {
   registered_at_ms: number;
   /** Latest heartbeat metrics as sent (already normalised), or null before the first. */
   last_metrics: Record<string, unknown> | null;
+  /**
+   * Whether the device is drained, as stored: loadDevices fills it, upsertDevice
+   * ignores it (only setDeviceDrained writes it). The registry's isDrained() is
+   * the live value.
+   */
+  drained?: boolean;
 }
 
 export interface HeartbeatRow {
@@ -50,7 +56,20 @@ export interface DeviceEventRow {
   detail: Record<string, unknown>;
 }
 
-export interface Store extends TaskStore {
+export interface DeviceCredential {
+  secret: string;
+  revoked: boolean;
+}
+
+/** Per-device secrets (PROTOCOL §4.8). */
+export interface CredentialStore {
+  getDeviceCredential(deviceId: string): DeviceCredential | null;
+  setDeviceCredential(deviceId: string, secret: string): void;
+  /** Lock the device out for good (its row stays, so the id cannot enrol again). */
+  revokeDevice(deviceId: string): void;
+}
+
+export interface Store extends TaskStore, CredentialStore {
   /** Every device ever registered, with its last known state. */
   loadDevices(): DeviceRecord[];
   /** Insert or replace the device row (profile, ip, state, seen times, last_metrics). */
@@ -64,6 +83,8 @@ export interface Store extends TaskStore {
   recordDeviceEvents(events: readonly DeviceEventRow[]): void;
   /** Set a device's stored state (called together with a 'state_changed' event). */
   updateDeviceStates(changes: ReadonlyArray<{ device_id: string; state: DeviceState }>): void;
+  /** Persist the drained flag; false when no such device is stored. */
+  setDeviceDrained(deviceId: string, drained: boolean): boolean;
   /** Newest first. */
   recentHeartbeats(deviceId: string, limit: number): HeartbeatRow[];
   /** Newest first. */
@@ -86,6 +107,8 @@ export const TASK_STATUSES = ['queued', 'assigned', 'running', 'succeeded', 'fai
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const FINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
 export const ACTIVE_STATUSES: readonly TaskStatus[] = ['queued', 'assigned', 'running'];
+export type ActiveStatus = 'queued' | 'assigned' | 'running';
+export type FinalStatus = Exclude<TaskStatus, ActiveStatus>;
 
 /** Lowest first; the index is the level used for ordering and aging. */
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
@@ -183,4 +206,8 @@ export interface TaskStore {
   /** Oldest first: in the order recorded, whatever their ts_ms. */
   taskEvents(taskId: string, limit: number): TaskEventRow[];
   countTasksByStatus(): Record<TaskStatus, number>;
+  /** Unfinished tasks by status, read from the partial index over them (not the whole table). */
+  countActiveTasks(): Record<ActiveStatus, number>;
+  /** Tasks whose finished_at_ms is at or after `sinceMs`, by (final) status; every final status is present. */
+  countFinishedSince(sinceMs: number): Record<FinalStatus, number>;
 }

@@ -1,6 +1,16 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../common/errors.js';
-import { ACTIVE_STATUSES, TASK_STATUSES, type TaskChanges, type TaskListFilter, type TaskRecord, type TaskStatus } from './store.js';
+import {
+  ACTIVE_STATUSES,
+  FINAL_STATUSES,
+  TASK_STATUSES,
+  type ActiveStatus,
+  type FinalStatus,
+  type TaskChanges,
+  type TaskListFilter,
+  type TaskRecord,
+  type TaskStatus,
+} from './store.js';
 import {
   TASK_COLUMNS,
   UPDATE_COLUMNS,
@@ -38,6 +48,8 @@ export const TASK_SQL = {
     SELECT task_id, ts_ms, kind, attempt, device_id, detail FROM task_events
     WHERE task_id = ? ORDER BY id LIMIT ?`,
   countByStatus: 'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+  countActive: `SELECT status, COUNT(*) AS n FROM tasks WHERE ${ACTIVE_CONDITION} GROUP BY status`,
+  countFinishedSince: 'SELECT status, COUNT(*) AS n FROM tasks WHERE finished_at_ms >= ? GROUP BY status',
 } as const;
 
 type ListArg = string | number;
@@ -116,6 +128,21 @@ export class TaskTables {
     return counts;
   }
 
+  countActive(): Record<ActiveStatus, number> {
+    const counts: Record<ActiveStatus, number> = { queued: 0, assigned: 0, running: 0 };
+    for (const { status, n } of this.q.countActive.all()) counts[status as ActiveStatus] = n;
+    return counts;
+  }
+
+  countFinishedSince(sinceMs: number): Record<FinalStatus, number> {
+    const counts: Record<FinalStatus, number> = { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0 };
+    for (const { status, n } of this.q.countFinishedSince.all(sinceMs)) {
+      // Only final tasks carry finished_at_ms; anything else is ignored rather than miscounted.
+      if (FINAL_STATUSES.has(status as TaskStatus)) counts[status as FinalStatus] = n;
+    }
+    return counts;
+  }
+
   private applyChanges(changes: TaskChanges): string[] {
     for (const task of changes.inserts ?? []) this.insert(task);
     const missing: string[] = [];
@@ -166,6 +193,8 @@ function prepareTaskQueries(db: Database.Database) {
     active: db.prepare<[], TaskDbRow>(TASK_SQL.active),
     events: db.prepare<[string, number], TaskEventDbRow>(TASK_SQL.events),
     countByStatus: db.prepare<[], { status: string; n: number }>(TASK_SQL.countByStatus),
+    countActive: db.prepare<[], { status: string; n: number }>(TASK_SQL.countActive),
+    countFinishedSince: db.prepare<[number], { status: string; n: number }>(TASK_SQL.countFinishedSince),
   };
 }
 

@@ -106,8 +106,8 @@ export class Connection {
   }
 
   /** Answer with an error frame, flush, and close; used for limits. */
-  refuse(err: RcError): void {
-    this.#reject({ error: err, messageId: null });
+  refuse(err: RcError, messageId: string | null = null): void {
+    this.#reject({ error: err, messageId });
     this.end();
     setTimeout(() => this.destroy(), CLOSE_GRACE_MS).unref();
   }

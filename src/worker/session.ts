@@ -78,19 +78,33 @@ export class Session implements MasterLink {
       task_types: this.#runner.taskTypes,
       running_tasks: this.#runner.heldTasks(),
     };
+    const auth = this.#deps.credentials.authFor(this.#deps.deviceId);
+    if (auth) data.auth = auth;
     const reply = await this.request(createMessage('register', data, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
     if (reply?.message_type !== 'ack') {
-      this.#deps.log.warn({ reply: reply?.data ?? 'timeout' }, 'register refused');
+      this.#logRefusal(reply);
       this.close();
       return;
     }
-    const intervalS = Number((reply.data['result'] as Record<string, unknown> | undefined)?.['heartbeat_interval'] ?? 15);
+    const result = (reply.data['result'] ?? {}) as Record<string, unknown>;
+    // First enrolment: keep the secret before anything else; it is our identity from now on.
+    if (typeof result['device_secret'] === 'string') this.#deps.credentials.saveDeviceSecret(result['device_secret']);
+    const intervalS = Number(result['heartbeat_interval'] ?? 15);
     this.#registered = true;
     this.#unacked = 0;
     this.#deps.log.info({ heartbeat_interval_s: intervalS }, 'registered with master');
     this.#runner.attach(this);
     this.#onStatus('registered');
     this.#startHeartbeats(intervalS);
+  }
+
+  #logRefusal(reply: Envelope | null): void {
+    const code = reply?.data['code'];
+    if (typeof code === 'string' && code.startsWith('RC_ERR_AUTH_')) {
+      this.#deps.log.error({ code, reason: reply?.data['message'] }, 'the master refused this device; check --token (or ask for the device to be re-enrolled)');
+      return;
+    }
+    this.#deps.log.warn({ reply: reply?.data ?? 'timeout' }, 'register refused');
   }
 
   #startHeartbeats(intervalS: number): void {

@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.js';
 import { sameFingerprint } from '../transport/tls.js';
 import type { HeartbeatMetrics, RegisterData } from '../protocol/types.js';
 import { Session } from './session.js';
+import type { WorkerCredentials } from './credentials.js';
 import type { TaskRunner } from './task-runner.js';
 
 export type WorkerStatus = 'connecting' | 'registered' | 'backing_off' | 'closed';
@@ -21,6 +22,7 @@ export interface WorkerDeps {
   collectProfile(): Promise<RegisterData>;
   sampleMetrics(activeTasks: number): Promise<HeartbeatMetrics>;
   runner: TaskRunner;
+  credentials: WorkerCredentials;
   /** SIGTERM waits this long for running tasks before giving them back. */
   shutdownGraceMs?: number;
   random?: () => number;

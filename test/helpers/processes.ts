@@ -100,9 +100,18 @@ export interface WorkerOptions {
   extraArgs?: string[];
 }
 
-/** Start a real rc-worker joined to the master's TCP port. */
-export function startWorker(t: TestContext, master: { tcpPort: number }, opts: WorkerOptions): RunningProcess {
+/** Where a worker joins: a port, and the master's data dir (for its join token) or the token itself. */
+export interface JoinTarget {
+  tcpPort: number;
+  dataDir?: string;
+  joinToken?: string;
+}
+
+/** Start a real rc-worker joined to the master's TCP port, with the master's join token. */
+export function startWorker(t: TestContext, master: JoinTarget, opts: WorkerOptions): RunningProcess {
   const args = ['--join', `127.0.0.1:${master.tcpPort}`, '--data-dir', opts.dataDir, '--log-level', 'info', '--backoff-base', '0.2', '--backoff-max', '1'];
+  const token = master.joinToken ?? (master.dataDir ? readFileSync(join(master.dataDir, 'join-token'), 'utf8').trim() : null);
+  if (token !== null && !(opts.extraArgs ?? []).includes('--token')) args.push('--token', token);
   if (opts.deviceId) args.push('--device-id', opts.deviceId);
   if (opts.role) args.push('--role', opts.role);
   if (opts.tags) args.push('--tags', opts.tags.join(','));

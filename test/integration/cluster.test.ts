@@ -115,10 +115,11 @@ test('after kill -9 and restart of the master, workers re-register by themselves
 test('a worker started before its master keeps retrying and registers once the master appears', async (t) => {
   const root = tempDir(t);
   const port = await freePort();
-  const worker = startWorker(t, { tcpPort: port }, { dataDir: join(root, 'early'), deviceId: 'early-bird' });
+  const joinToken = 'early-bird-join-token';
+  const worker = startWorker(t, { tcpPort: port, joinToken }, { dataDir: join(root, 'early'), deviceId: 'early-bird' });
   await waitFor(() => (worker.output().match(/master unreachable; retrying/g)?.length ?? 0) >= 3, 10_000, 'several retries');
   assert.equal(worker.proc.exitCode, null, 'the worker never exits because the master is away');
-  const m = await startMaster(t, { dataDir: join(root, 'master'), tcpPort: port });
+  const m = await startMaster(t, { dataDir: join(root, 'master'), tcpPort: port, extraArgs: ['--join-token', joinToken] });
   await allOnline(m, ['early-bird']);
 });
 

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startMaster, startWorker, tempDir, type RunningMaster } from '../helpers/processes.js';
+import { signRegister } from '../../src/protocol/auth.js';
 import { waitFor } from '../helpers/wait.js';
 import { frame, WireClient } from '../helpers/wire-client.js';
 
@@ -85,7 +86,8 @@ test('hostile clients: legitimate workers keep heartbeating and the master stays
   await t.test('__proto__ and constructor keys pollute nothing', async (t) => {
     const c = await WireClient.connect(m.tcpPort);
     t.after(() => c.close());
-    const line = `{"message_type":"register","sender_id":"proto-dev","receiver_id":null,"message_id":"p1","timestamp":"2026-01-01T00:00:00Z","data":{"device_id":"proto-dev","protocol_version":"1.0","__proto__":{"role":"admin","polluted":true},"constructor":{"prototype":{"polluted":true}},"hardware":{"__proto__":{"cpu_count":64}}}}`;
+    const auth = JSON.stringify(signRegister('join-hmac-sha256', readFileSync(join(m.dataDir, 'join-token'), 'utf8').trim(), 'proto-dev'));
+    const line = `{"message_type":"register","sender_id":"proto-dev","receiver_id":null,"message_id":"p1","timestamp":"2026-01-01T00:00:00Z","data":{"device_id":"proto-dev","protocol_version":"1.0","auth":${auth},"__proto__":{"role":"admin","polluted":true},"constructor":{"prototype":{"polluted":true}},"hardware":{"__proto__":{"cpu_count":64}}}}`;
     await c.writeRaw(`${line}\n`);
     const [reply] = await c.waitForFrames(1);
     assert.equal(reply?.message_type, 'ack');

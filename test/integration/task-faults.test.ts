@@ -47,7 +47,7 @@ test('a connection that drops and comes back within lost_after keeps its task: n
   const m = await startMaster(t, { dataDir: join(root, 'master'), heartbeatIntervalS: 0.5, offlineAfterS: 3, extraArgs: ['--lost-after', '30'] });
   const proxy = await TcpProxy.start(m.tcpPort);
   t.after(() => proxy.close());
-  startWorker(t, { tcpPort: proxy.port }, { dataDir: join(root, 'phone'), deviceId: 'phone' });
+  startWorker(t, { tcpPort: proxy.port, dataDir: m.dataDir }, { dataDir: join(root, 'phone'), deviceId: 'phone' });
   startWorker(t, m, { dataDir: join(root, 'other'), deviceId: 'other' });
   const api = new Api(m.httpUrl, m.dataDir);
   await waitFor(async () => (await onlineCount(m)) === 2, 20_000, 'both online');

@@ -7,7 +7,8 @@ import { WireClient, frame, oneShot, pythonHeartbeat, pythonRegister } from '../
 const SMALL_LIMIT = 4096;
 
 async function master(t: TestContext): Promise<RunningMaster> {
-  return startMaster(t, { dataDir: tempDir(t), extraArgs: ['--max-line-bytes', String(SMALL_LIMIT)] });
+  // --insecure: these tests speak raw frames and the legacy one-shot dialect, without enrolment proofs.
+  return startMaster(t, { dataDir: tempDir(t), extraArgs: ['--max-line-bytes', String(SMALL_LIMIT), '--insecure'] });
 }
 
 async function client(t: TestContext, m: RunningMaster): Promise<WireClient> {

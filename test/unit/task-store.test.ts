@@ -344,6 +344,7 @@ test('the task indexes are partial and the queries use them', (t) => {
     ['sqlite_autoindex_tasks_1', 0],
     ['tasks_active', 1],
     ['tasks_device', 1],
+    ['tasks_finished', 1],
     ['tasks_idempotency_key', 1],
   ]);
   const activeOnly = { statusCount: 2, isActiveOnly: true, hasDevice: false, hasType: false, hasBefore: true };
@@ -431,7 +432,7 @@ test('a row with corrupt JSON still lists, with warnings and safe defaults', (t)
   assert.deepEqual(store.taskEvents(bad.task_id, 10)[0]?.detail, {});
 });
 
-test('migrates a version-1 database to version 2 and keeps its devices', (t) => {
+test('migrates a version-1 database to the latest version and keeps its devices', (t) => {
   const dir = makeTempDir(t);
   const file = path.join(dir, STORE_FILE_NAME);
   const v1 = new Database(file);
@@ -451,12 +452,16 @@ test('migrates a version-1 database to version 2 and keeps its devices', (t) => 
   assert.deepEqual(device?.profile.tags, ['pi']);
   assert.deepEqual(device?.last_metrics, { cpu_usage: 5 });
   assert.equal(store.recentHeartbeats('dev-old', 10).length, 1);
-  assert.deepEqual(log.entries.filter((e) => e.msg === 'store migration applied').map((e) => e.obj), [{ version: 2, name: 'tasks, task_events' }]);
+  assert.deepEqual(
+    log.entries.filter((e) => e.msg === 'store migration applied').map((e) => e.obj),
+    MIGRATIONS.slice(1).map((m) => ({ version: m.version, name: m.name })),
+    'every later migration applied once, in order',
+  );
 
   const task = makeTask({ device_id: 'dev-old' });
   store.commitTaskChanges({ inserts: [task] });
   assert.deepEqual(store.getTask(task.task_id), task);
-  assert.equal(readSchemaVersion(openRaw(t, file)), 2);
+  assert.equal(readSchemaVersion(openRaw(t, file)), MIGRATIONS.at(-1)!.version);
 });
 
 test('task methods on a closed store throw StoreError naming the operation', (t) => {

@@ -1,24 +1,39 @@
 import type { FastifyInstance } from 'fastify';
-import { RcError } from '../../common/errors.js';
 import type { DeviceRegistry } from '../../master/registry.js';
-import type { DeviceRecord, DeviceState } from '../../store/store.js';
-import { CONTENT_TYPES, negotiateFormat, renderTable, type Column } from '../render/table.js';
+import type { DeviceRecord } from '../../store/store.js';
+import { DEVICE_FILTER_PARAMS, MAX_PAGE_SIZE, parseDeviceFilter } from '../device-query.js';
+import { assertKnownParams, intParam, tableFormat, type RawQuery } from '../query-params.js';
+import { CONTENT_TYPES, renderTable, type Column, type TableFormat } from '../render/table.js';
 
-const STATES: readonly string[] = ['online', 'suspect', 'offline', 'all'];
+const PARAMS = [...DEVICE_FILTER_PARAMS, 'limit', 'format'];
 
-/** One aligned line per device (issue: /text/devices). */
-export const DEVICE_COLUMNS: readonly Column<DeviceRecord>[] = [
-  { header: 'DEVICE', key: 'device_id', value: (d) => d.device_id },
-  { header: 'STATUS', key: 'status', value: (d) => d.state },
-  { header: 'ROLE', key: 'role', value: (d) => d.profile.role },
-  { header: 'PLATFORM', key: 'platform', value: (d) => d.profile.platform },
-  { header: 'ARCH', key: 'arch', value: (d) => d.profile.arch },
-  { header: 'CORES', key: 'cpu_count', value: (d) => d.profile.cpu_count, alignRight: true },
-  { header: 'MEM_GB', key: 'memory_total_gb', value: (d) => fixed(d.profile.memory_total_gb, 1), alignRight: true, decimals: 1 },
-  { header: 'CPU%', key: 'cpu_usage', value: (d) => fixed(metric(d, 'cpu_usage'), 1), alignRight: true, decimals: 1 },
-  { header: 'MEM%', key: 'memory_usage', value: (d) => fixed(metric(d, 'memory_usage'), 1), alignRight: true, decimals: 1 },
-  { header: 'LAST_SEEN', key: 'last_seen', value: (d) => new Date(d.last_seen_ms).toISOString() },
-];
+/**
+ * One line per device (issue: /text/devices). For people, a drained device's
+ * STATUS reads `online,drained`; the machine formats keep `status` the
+ * liveness state alone and add a boolean `drained`, so programs that compare
+ * `status` to `online` keep working.
+ */
+export function deviceColumns(isDrained: (deviceId: string) => boolean, format: TableFormat): Column<DeviceRecord>[] {
+  const status: Column<DeviceRecord>[] =
+    format === 'text'
+      ? [{ header: 'STATUS', key: 'status', value: (d) => (isDrained(d.device_id) ? `${d.state},drained` : d.state) }]
+      : [
+          { header: 'STATUS', key: 'status', value: (d) => d.state },
+          { header: 'DRAINED', key: 'drained', value: (d) => isDrained(d.device_id) },
+        ];
+  return [
+    { header: 'DEVICE', key: 'device_id', value: (d) => d.device_id },
+    ...status,
+    { header: 'ROLE', key: 'role', value: (d) => d.profile.role },
+    { header: 'PLATFORM', key: 'platform', value: (d) => d.profile.platform },
+    { header: 'ARCH', key: 'arch', value: (d) => d.profile.arch },
+    { header: 'CORES', key: 'cpu_count', value: (d) => d.profile.cpu_count, alignRight: true },
+    { header: 'MEM_GB', key: 'memory_total_gb', value: (d) => fixed(d.profile.memory_total_gb, 1), alignRight: true, decimals: 1 },
+    { header: 'CPU%', key: 'cpu_usage', value: (d) => fixed(metric(d, 'cpu_usage'), 1), alignRight: true, decimals: 1 },
+    { header: 'MEM%', key: 'memory_usage', value: (d) => fixed(metric(d, 'memory_usage'), 1), alignRight: true, decimals: 1 },
+    { header: 'LAST_SEEN', key: 'last_seen', value: (d) => new Date(d.last_seen_ms).toISOString() },
+  ];
+}
 
 function metric(d: DeviceRecord, key: string): number | null {
   const v = d.last_metrics?.[key];
@@ -29,23 +44,15 @@ function fixed(v: number | null, digits: number): number | null {
   return v === null ? null : Number(v.toFixed(digits));
 }
 
-interface DevicesQuery {
-  status?: string;
-  role?: string;
-  format?: string;
-}
-
+/** Filters: status, role, tag, device_id; `limit` keeps the first rows (by device id). */
 export function registerDevicesText(app: FastifyInstance, registry: DeviceRegistry): void {
-  app.get<{ Querystring: DevicesQuery }>('/text/devices', async (req, reply) => {
-    const format = negotiateFormat(req.query.format, req.headers.accept);
-    if (format === null) throw badRequest(`format must be one of text, json, csv, tsv`);
-    const status = req.query.status ?? 'all';
-    if (!STATES.includes(status)) throw badRequest(`status must be one of ${STATES.join(', ')}`);
-    const rows = registry.list({ state: status as DeviceState | 'all', role: req.query.role });
-    return reply.type(CONTENT_TYPES[format]).send(renderTable(DEVICE_COLUMNS, rows, format));
+  app.get<{ Querystring: RawQuery }>('/text/devices', async (req, reply) => {
+    assertKnownParams(req.query, PARAMS);
+    const format = tableFormat(req.query, req.headers.accept);
+    const filter = parseDeviceFilter(req.query);
+    const limit = intParam(req.query, 'limit', { min: 1, max: MAX_PAGE_SIZE });
+    const rows = registry.list(filter).slice(0, limit);
+    const columns = deviceColumns((id) => registry.isDrained(id), format);
+    return reply.type(CONTENT_TYPES[format]).send(renderTable(columns, rows, format));
   });
-}
-
-function badRequest(message: string): RcError {
-  return new RcError('RC_ERR_HTTP_BAD_REQUEST', message, { status: 400 });
 }

@@ -11,6 +11,12 @@ export function handleHeartbeat(msg: Envelope<'heartbeat', HeartbeatData>, conn:
   if (conn.deviceId !== null && claimed !== conn.deviceId) {
     throw new ProtocolError('RC_ERR_DEVICE_ID_MISMATCH', `this connection is registered as ${conn.deviceId}, not ${claimed}`);
   }
+  if (conn.deviceId === null && !ctx.insecure) {
+    // PROTOCOL §4.8: only the connection that proved who it is may speak for a device.
+    const err = new ProtocolError('RC_ERR_AUTH_REQUIRED', `heartbeat for ${claimed} on a connection that did not register; register first (one-shot heartbeats need --insecure)`);
+    conn.refuse(err, msg.message_id);
+    return;
+  }
   const deviceId = conn.deviceId ?? claimed;
   if (!ctx.registry.heartbeat(deviceId, normalizeMetrics(msg.data.metrics))) {
     throw new ProtocolError('RC_ERR_DEVICE_UNKNOWN', `device ${deviceId} is not registered; send register first`);

@@ -1,4 +1,5 @@
-import { ProtocolError } from '../../common/errors.js';
+import { isRcError, ProtocolError } from '../../common/errors.js';
+import type { EnrolmentDecision } from '../enrolment.js';
 import { createAck } from '../../protocol/codec.js';
 import { MASTER_ID, PROTOCOL_VERSION, type Envelope, type RegisterData } from '../../protocol/types.js';
 import type { Connection } from '../../transport/connection.js';
@@ -13,6 +14,10 @@ export function handleRegister(msg: Envelope<'register', RegisterData>, conn: Co
   const data = msg.data;
   const deviceId = data.device_id ?? msg.sender_id;
   checkRegister(deviceId, data, conn);
+  const decision = authorize(msg, deviceId, conn, ctx);
+  if (decision === null) return;
+  // Stored before the ack that carries it: a secret the master forgot would lock the device out.
+  if (decision.issueSecret !== null) ctx.enrolment.enrol(deviceId, decision.issueSecret);
   const profile = normalizeProfile(data);
   ctx.registry.register(deviceId, profile, conn.remoteAddress);
   ctx.attachDevice(deviceId, conn);
@@ -24,8 +29,25 @@ export function handleRegister(msg: Envelope<'register', RegisterData>, conn: Co
       heartbeat_interval: ctx.heartbeatIntervalS,
       protocol_version: PROTOCOL_VERSION,
       message: `device ${deviceId} registered`,
+      ...(decision.issueSecret === null ? {} : { device_secret: decision.issueSecret }),
     }, MASTER_ID),
   );
+}
+
+/**
+ * PROTOCOL §4.8. A refused register is answered, logged with the peer
+ * address, and the connection closed; nothing is stored. (The error frame
+ * is counted in rc_protocol_errors_total by its code.)
+ */
+function authorize(msg: Envelope<'register', RegisterData>, deviceId: string, conn: Connection, ctx: HandlerContext): EnrolmentDecision | null {
+  try {
+    return ctx.enrolment.check(deviceId, msg.data.auth);
+  } catch (err) {
+    if (!isRcError(err) || !err.code.startsWith('RC_ERR_AUTH_')) throw err;
+    ctx.log.warn({ peer: conn.remoteAddress, device_id: deviceId, code: err.code, reason: err.message }, 'register refused');
+    conn.refuse(err, msg.message_id);
+    return null;
+  }
 }
 
 function checkRegister(deviceId: string, data: RegisterData, conn: Connection): void {

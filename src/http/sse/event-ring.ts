@@ -1,0 +1,97 @@
+/** One event as a stream keeps it: its id, its wire text, and what a client filters on. */
+export interface RingEvent<M> {
+  readonly id: number;
+  /** The whole event as written to the wire (`id:`, `event:`, `data:`, blank line). */
+  readonly frame: string;
+  readonly meta: M;
+}
+
+/** What a resuming client missed for good: ids that fell out of the ring. */
+export interface Gap {
+  /** null when the id is newer than this stream knows (the master restarted since). */
+  missed_from: number | null;
+  missed_to: number | null;
+}
+
+export interface Replay<M> {
+  gap: Gap | null;
+  events: RingEvent<M>[];
+  /** The id the client has accounted for once it got the gap notice. */
+  gapId: number;
+}
+
+/**
+ * The last `capacity` events of one stream, with ids 1, 2, 3… A client that
+ * reconnects with the last id it saw gets everything after it, or learns
+ * exactly which ids it can no longer get.
+ */
+export class EventRing<M> {
+  readonly capacity: number;
+  readonly #items: Array<RingEvent<M> | undefined>;
+  #start = 0;
+  #size = 0;
+  #lastId = 0;
+  #chars = 0;
+
+  /** `firstId` > 1 continues the ids of an earlier ring for the same stream. */
+  constructor(capacity: number, firstId = 1) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+    this.capacity = capacity;
+    this.#items = new Array<RingEvent<M> | undefined>(capacity);
+    this.#lastId = Math.max(0, Math.trunc(firstId) - 1);
+  }
+
+  /** The id of the newest event (0 before the first). */
+  get lastId(): number {
+    return this.#lastId;
+  }
+
+  /** The id of the oldest event still held (lastId + 1 when empty). */
+  get oldestId(): number {
+    return this.#lastId - this.#size + 1;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Characters of wire text held (≈ bytes for JSON): what a memory budget counts. */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  /** Append an event; `format` gets the new id and returns the wire text. */
+  push(format: (id: number) => string, meta: M): RingEvent<M> {
+    const id = this.#lastId + 1;
+    const event: RingEvent<M> = { id, frame: format(id), meta };
+    this.#lastId = id;
+    this.#chars += event.frame.length;
+    if (this.#size < this.capacity) {
+      this.#items[(this.#start + this.#size) % this.capacity] = event;
+      this.#size += 1;
+    } else {
+      this.#chars -= this.#items[this.#start]!.frame.length;
+      this.#items[this.#start] = event;
+      this.#start = (this.#start + 1) % this.capacity;
+    }
+    return event;
+  }
+
+  /** Everything after `afterId`, and the gap when some of it is gone. */
+  since(afterId: number): Replay<M> {
+    const oldest = this.oldestId;
+    if (afterId > this.#lastId) {
+      return { gap: { missed_from: null, missed_to: null }, events: this.#slice(0), gapId: oldest - 1 };
+    }
+    if (afterId < oldest - 1) {
+      return { gap: { missed_from: afterId + 1, missed_to: oldest - 1 }, events: this.#slice(0), gapId: oldest - 1 };
+    }
+    return { gap: null, events: this.#slice(afterId - oldest + 1), gapId: afterId };
+  }
+
+  #slice(from: number): RingEvent<M>[] {
+    const out: RingEvent<M>[] = [];
+    for (let i = from; i < this.#size; i++) out.push(this.#items[(this.#start + i) % this.capacity]!);
+    return out;
+  }
+}
