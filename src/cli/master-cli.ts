@@ -33,7 +33,8 @@ function buildProgram(): Command {
     .option('--aging-step <seconds>', 'a waiting task gains one priority level per step (default 300; 0 = off)')
     .option('--max-connections <n>', 'wire connections at once (default 20000)')
     .option('--tls-cert <file>', 'PEM certificate: serve TLS on the worker port and HTTP')
-    .option('--tls-key <file>', 'PEM private key for --tls-cert');
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--auth-reads', 'HTTP reads need the API token too (all but /health)');
 }
 
 export function main(argv: readonly string[]): void {

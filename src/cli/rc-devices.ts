@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { expectOk, type MasterClient } from './http-client.js';
+import { CliExit, expectOk, type MasterClient } from './http-client.js';
+import { EXIT } from './run-main.js';
 import { formatDevice } from './rc-device-format.js';
 import { printJson } from './rc-output.js';
 import { styleFor } from './rc-style.js';
@@ -49,10 +50,12 @@ function addDeviceCommands(program: Command, client: () => MasterClient): void {
     .option('--json', 'JSON instead of a table')
     .action(async (opts: DevicesOptions) => listDevices(client(), opts));
   program
-    .command('device <id>')
-    .description('one device: profile, state, recent metrics, events')
+    .command('device <id> [target]')
+    .description('one device: profile, state, recent metrics, events; `rc device revoke ID` locks a device out')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { json?: boolean }) => {
+    .action(async (id: string, target: string | undefined, opts: { json?: boolean }) => {
+      if (id === 'revoke' && target !== undefined) return revokeDevice(client(), target, opts);
+      if (target !== undefined) throw new CliExit(EXIT.usage, `unexpected argument ${target}; did you mean rc device revoke ${target}?`);
       const device = expectOk(await client().get(`/api/v1/devices/${encodeURIComponent(id)}`));
       if (opts.json) printJson(device);
       else process.stdout.write(formatDevice(device as Record<string, unknown>, styleFor(process.stdout)));
@@ -71,6 +74,13 @@ function addDeviceCommands(program: Command, client: () => MasterClient): void {
         else process.stdout.write(`${id} ${name === 'drain' ? 'drained' : 'undrained'}\n`);
       });
   }
+}
+
+/** The device is locked out for good: its id cannot enrol again (PROTOCOL §4.8). */
+async function revokeDevice(client: MasterClient, id: string, opts: { json?: boolean }): Promise<void> {
+  const device = expectOk(await client.post(`/api/v1/devices/${encodeURIComponent(id)}/revoke`, {}));
+  if (opts.json) printJson(device);
+  else process.stdout.write(`${id} revoked\n`);
 }
 
 /** The server renders the table; a tag filter (which /text/devices lacks) keeps only the rows of matching devices. */

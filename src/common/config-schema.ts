@@ -36,6 +36,8 @@ export interface MasterConfig {
   max_msgs_per_s_unregistered: number;
   tls_cert: string | null;
   tls_key: string | null;
+  http_auth_reads: boolean;
+  http_writes_per_min: number;
 }
 
 export interface WorkerConfig {
@@ -90,6 +92,8 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   max_msgs_per_s_unregistered: { env: 'RC_MAX_MSGS_PER_S_UNREGISTERED' },
   tls_cert: { flag: 'tls-cert', env: 'RC_TLS_CERT' },
   tls_key: { flag: 'tls-key', env: 'RC_TLS_KEY' },
+  http_auth_reads: { flag: 'auth-reads', env: 'RC_AUTH_READS' },
+  http_writes_per_min: { env: 'RC_HTTP_WRITES_PER_MIN' },
 };
 
 export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
@@ -167,6 +171,8 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     max_msgs_per_s_unregistered: { type: 'integer', minimum: 1, maximum: 10_000_000 },
     tls_cert: { type: 'string', nullable: true, minLength: 1 },
     tls_key: { type: 'string', nullable: true, minLength: 1 },
+    http_auth_reads: { type: 'boolean' },
+    http_writes_per_min: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   },
 };
 

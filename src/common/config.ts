@@ -52,6 +52,8 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   max_msgs_per_s_unregistered: 200, // per connection before register (status tools, legacy one-shots)
   tls_cert: null, // PEM file: with tls_key, serve TLS on both the worker port and HTTP
   tls_key: null,
+  http_auth_reads: false, // true: HTTP reads need the API token too (all but /health)
+  http_writes_per_min: 600, // HTTP writes per client IP per minute
 });
 
 /** Worker defaults; `data_dir` lives under the user's home so it survives reboots of phones/Pis. */

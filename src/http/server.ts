@@ -6,7 +6,7 @@ import type { MasterMetrics } from '../master/metrics.js';
 import type { DeviceRegistry } from '../master/registry.js';
 import type { TaskService } from '../master/tasks/task-service.js';
 import type { Store } from '../store/store.js';
-import { requireApiToken } from './auth.js';
+import { requireApiToken, requireWriteAccess } from './auth.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerDevicesText } from './routes/devices-text.js';
 import { registerDeviceRoutes } from './routes/devices.js';
@@ -23,17 +23,23 @@ export interface HttpDeps {
   apiToken: string;
   /** preHandler for routes that change anything: enforces the API token. */
   requireWrite: ReturnType<typeof requireApiToken>;
+  /** Reads need the API token too (everything but /health). */
+  authReads: boolean;
+  /** Writes per minute per client IP. */
+  writesPerMinute: number;
   log: Logger;
   version: string;
   startedAtMs: number;
   dataDir: string;
+  /** Lock a device out for good: stored, disconnected, its tasks moved (PROTOCOL §4.8). */
+  revokeDevice(deviceId: string): void;
   /** Serve HTTPS with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
 }
 
 /** The people-facing HTTP server: text, JSON, SSE and metrics. */
 export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyInstance {
-  const full: HttpDeps = { ...deps, requireWrite: requireApiToken(deps.apiToken) };
+  const full: HttpDeps = { ...deps, requireWrite: requireWriteAccess({ apiToken: deps.apiToken, writesPerMinute: deps.writesPerMinute }) };
   const app = Fastify({
     ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
@@ -54,6 +60,13 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
     const code = status >= 500 ? 'RC_ERR_INTERNAL' : 'RC_ERR_HTTP_BAD_REQUEST';
     return reply.status(status).send({ code, error: httpReason(status), message: err.message });
   });
+  if (deps.authReads) {
+    const checkRead = requireApiToken(deps.apiToken);
+    // /health stays open: container healthchecks carry no token.
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'GET' && req.url !== '/health') await checkRead(req);
+    });
+  }
   app.get('/health', async () => ({
     status: 'ok',
     version: deps.version,

@@ -131,6 +131,9 @@ export class Master {
       version: packageVersion(),
       startedAtMs: this.#startedAtMs,
       dataDir: cfg.data_dir,
+      authReads: cfg.http_auth_reads,
+      writesPerMinute: cfg.http_writes_per_min,
+      revokeDevice: (id) => this.revokeDevice(id),
       ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
@@ -155,6 +158,21 @@ export class Master {
    */
   joinToken(): string {
     return this.#deps.config.join_token ?? loadOrCreateSecret(this.#deps.config.data_dir, JOIN_TOKEN_FILE);
+  }
+
+  /** Stored first (so it holds across restarts), then the live connection is cut and its tasks move. */
+  revokeDevice(deviceId: string): void {
+    this.#deps.store.revokeDevice(deviceId);
+    this.#log.warn({ device_id: deviceId }, 'device revoked');
+    // Its tasks are cancelled there and requeued first (dispatch runs on a later turn)…
+    this.tasks.onDeviceRevoked(deviceId);
+    const conn = this.#deviceConnections.get(deviceId);
+    if (conn) {
+      // …then it is detached at once, so they cannot be placed back on it.
+      this.#deviceConnections.delete(deviceId);
+      this.registry.setConnected(deviceId, false);
+      conn.refuse(new ProtocolError('RC_ERR_AUTH_REVOKED', `device ${deviceId} has been revoked`));
+    }
   }
 
   /** Serve one peer over any Duplex: TCP, TLS, or an in-memory pair in tests. */

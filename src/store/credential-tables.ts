@@ -10,7 +10,7 @@ interface CredentialRow {
 export class CredentialTables {
   readonly #get: Database.Statement<[string], CredentialRow>;
   readonly #set: Database.Statement<[string, string, number]>;
-  readonly #revoke: Database.Statement<[number, string]>;
+  readonly #revoke: Database.Statement<[string, number, number]>;
 
   constructor(db: Database.Database) {
     this.#get = db.prepare('SELECT secret, revoked_at_ms FROM device_credentials WHERE device_id = ?');
@@ -18,7 +18,7 @@ export class CredentialTables {
     this.#set = db.prepare(`INSERT INTO device_credentials (device_id, secret, created_at_ms) VALUES (?, ?, ?)
       ON CONFLICT (device_id) DO UPDATE SET secret = excluded.secret WHERE revoked_at_ms IS NULL`);
     this.#revoke = db.prepare(`INSERT INTO device_credentials (device_id, secret, created_at_ms, revoked_at_ms)
-      VALUES (?2, '', ?1, ?1) ON CONFLICT (device_id) DO UPDATE SET revoked_at_ms = ?1`);
+      VALUES (?, '', ?, ?) ON CONFLICT (device_id) DO UPDATE SET revoked_at_ms = excluded.revoked_at_ms`);
   }
 
   get(deviceId: string): DeviceCredential | null {
@@ -31,6 +31,6 @@ export class CredentialTables {
   }
 
   revoke(deviceId: string, nowMs: number): void {
-    this.#revoke.run(nowMs, deviceId);
+    this.#revoke.run(deviceId, nowMs, nowMs);
   }
 }

@@ -51,6 +51,7 @@ export interface MasterOptions {
   tcpPort?: number;
   httpPort?: number;
   extraArgs?: string[];
+  env?: Record<string, string>;
 }
 
 export interface RunningMaster extends RunningProcess {
@@ -71,7 +72,7 @@ export async function startMaster(t: TestContext, opts: MasterOptions): Promise<
     '--log-level', 'info',
     ...(opts.extraArgs ?? []),
   ];
-  const running = spawnBin('rc-master', args);
+  const running = spawnBin('rc-master', args, opts.env ?? {});
   t.after(async () => {
     running.kill('SIGKILL');
     await running.exited;

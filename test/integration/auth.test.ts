@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { signRegister, type RegisterAuth } from '../../src/protocol/auth.js';
+import { Api } from '../helpers/api.js';
 import { spawnBin, startMaster, startWorker, tempDir, type RunningMaster } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { frame, WireClient, type Frame } from '../helpers/wire-client.js';
@@ -122,3 +123,50 @@ test('enrolment: the join token, per-device secrets, replay protection and rotat
     await waitFor(() => /registered with master/.test(again.output()), 20_000, 'the enrolled device registers after rotation');
   });
 });
+
+test('revoking a device locks it out for good and moves its tasks', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master') });
+  const api = new Api(m.httpUrl, m.dataDir);
+  const victim = startWorker(t, m, { dataDir: join(root, 'victim'), deviceId: 'victim' });
+  await waitFor(async () => (await devices(m)).some((d) => d.device_id === 'victim' && d.status === 'online'), 20_000, 'victim online');
+  const task = await api.submit({ task_type: 'sleep', payload: { seconds: 30 }, requirements: { device_id: 'victim' } });
+  await api.waitForStatus(task.task_id, 'running');
+
+  const noToken = await api.request('POST', '/api/v1/devices/victim/revoke', {}, null);
+  assert.equal(noToken.status, 401);
+  const revoke = spawnBin('rc', ['device', 'revoke', 'victim'], { RC_MASTER: m.httpUrl, RC_DATA_DIR: m.dataDir });
+  assert.equal(await revoke.exited, 0, revoke.output());
+  assert.match(revoke.output(), /victim revoked/);
+
+  await waitFor(() => /RC_ERR_AUTH_REVOKED/.test(victim.output()), 10_000, 'the worker is told it is revoked');
+  const moved = await waitFor(async () => {
+    const current = await api.task(task.task_id);
+    return current.events?.some((e) => e.kind === 'requeued' && e.detail['reason'] === 'device_revoked') ? current : null;
+  }, 10_000, 'its task was requeued');
+  assert.equal(moved.status, 'queued');
+  assert.equal(moved.retries, 0, 'revoking a device uses no retry');
+  // It keeps trying with its (now useless) secret and never gets back in.
+  const registrations = (victim.output().match(/registered with master/g) ?? []).length;
+  await waitFor(() => (victim.output().match(/RC_ERR_AUTH_REVOKED/g) ?? []).length >= 2, 10_000, 'a second refused attempt');
+  assert.equal((victim.output().match(/registered with master/g) ?? []).length, registrations, 'no register succeeded after the revoke');
+});
+
+test('--auth-reads makes reads need the token; writes are rate limited per client IP', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master'), extraArgs: ['--auth-reads'], env: { RC_HTTP_WRITES_PER_MIN: '5' } });
+  const api = new Api(m.httpUrl, m.dataDir);
+  assert.equal((await fetch(`${m.httpUrl}/health`)).status, 200, '/health stays open for healthchecks');
+  assert.equal((await api.request('GET', '/text/devices', undefined, null)).status, 401);
+  assert.equal((await api.request('GET', '/text/devices', undefined, 'wrong-token')).status, 403);
+  assert.equal((await api.request('GET', '/text/devices')).status, 200);
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    statuses.push((await api.request('POST', '/api/v1/tasks', { task_type: 'echo', payload: { message: `m${i}` } })).status);
+  }
+  assert.deepEqual(statuses.slice(0, 5), [201, 201, 201, 201, 201]);
+  assert.ok(statuses.slice(5).every((s) => s === 429), `then 429: ${statuses.join(',')}`);
+  const limited = await api.request('POST', '/api/v1/tasks', { task_type: 'echo', payload: { message: 'x' } });
+  assert.equal((limited.body as { code?: string }).code, 'RC_ERR_LIMIT_RATE');
+});
+

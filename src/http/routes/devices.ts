@@ -17,7 +17,7 @@ interface DrainBody {
   reason?: string;
 }
 
-/** /api/v1/devices, /api/v1/devices/:id, drain and undrain. */
+/** /api/v1/devices, /api/v1/devices/:id, drain, undrain and revoke. */
 export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get<{ Querystring: RawQuery }>('/api/v1/devices', async (req) => listDevices(deps, req.query));
   app.get<{ Params: { id: string }; Querystring: RawQuery }>('/api/v1/devices/:id', async (req) => {
@@ -29,6 +29,11 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
       recent_heartbeats: deps.store.recentHeartbeats(device.device_id, limit).map(toHeartbeatJson),
       recent_events: deps.store.recentDeviceEvents(device.device_id, limit).map(toDeviceEventJson),
     };
+  });
+  app.post<{ Params: { id: string } }>('/api/v1/devices/:id/revoke', { preHandler: deps.requireWrite }, async (req) => {
+    const device = findDevice(deps, req.params.id);
+    deps.revokeDevice(device.device_id);
+    return { ...toApiDevice(device, deps), revoked: true };
   });
   for (const [action, drained] of [['drain', true], ['undrain', false]] as const) {
     app.post<{ Params: { id: string } }>(`/api/v1/devices/:id/${action}`, { preHandler: deps.requireWrite }, async (req) =>

@@ -220,6 +220,16 @@ export class TaskService extends EventEmitter {
     this.scheduleDispatch();
   }
 
+  /** A revoked device's tasks go elsewhere now; it will not be back. */
+  onDeviceRevoked(deviceId: string): void {
+    const now = this.#deps.clock.now();
+    for (const task of this.#active.onDevice(deviceId)) {
+      this.#sendCancel(deviceId, task.task_id, task.attempts, 'device revoked');
+      this.#requeue(task, 'device_revoked', now, {});
+    }
+    this.scheduleDispatch();
+  }
+
   // ------------------------------------------------------------ time
 
   /** Leases, master-side timeouts, lost devices; then place what can be placed. */
