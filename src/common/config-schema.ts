@@ -38,6 +38,8 @@ export interface MasterConfig {
   tls_key: string | null;
   http_auth_reads: boolean;
   http_writes_per_min: number;
+  http_body_limit_bytes: number;
+  max_pending_write_bytes: number;
 }
 
 export interface WorkerConfig {
@@ -94,6 +96,8 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   tls_key: { flag: 'tls-key', env: 'RC_TLS_KEY' },
   http_auth_reads: { flag: 'auth-reads', env: 'RC_AUTH_READS' },
   http_writes_per_min: { env: 'RC_HTTP_WRITES_PER_MIN' },
+  http_body_limit_bytes: { env: 'RC_HTTP_BODY_LIMIT' },
+  max_pending_write_bytes: { env: 'RC_MAX_PENDING_WRITE_BYTES' },
 };
 
 export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>> = {
@@ -173,6 +177,8 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     tls_key: { type: 'string', nullable: true, minLength: 1 },
     http_auth_reads: { type: 'boolean' },
     http_writes_per_min: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    http_body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 1_073_741_824 },
+    max_pending_write_bytes: { type: 'integer', minimum: 65_536, maximum: 1_073_741_824 },
   },
 };
 

@@ -54,6 +54,8 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   tls_key: null,
   http_auth_reads: false, // true: HTTP reads need the API token too (all but /health)
   http_writes_per_min: 600, // HTTP writes per client IP per minute
+  http_body_limit_bytes: 67_108_864, // 64 MiB: room for a batch of thousands of tasks
+  max_pending_write_bytes: 16_777_216, // unsent bytes to one peer before it is dropped as not reading
 });
 
 /** Worker defaults; `data_dir` lives under the user's home so it survives reboots of phones/Pis. */

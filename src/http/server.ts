@@ -27,6 +27,8 @@ export interface HttpDeps {
   authReads: boolean;
   /** Writes per minute per client IP. */
   writesPerMinute: number;
+  /** Largest request body; task batches may use all of it. */
+  bodyLimitBytes: number;
   log: Logger;
   version: string;
   startedAtMs: number;
@@ -46,18 +48,20 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     // Streams (SSE, later) must not keep close() waiting.
     forceCloseConnections: true,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: deps.bodyLimitBytes,
   });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (isRcError(err)) {
       const body: Record<string, unknown> = { code: err.code, error: httpReason(err.status), message: err.message };
       if (err.details !== undefined) body['details'] = err.details;
+      deps.metrics.countHttpError(err.code, err.status);
       return reply.status(err.status).send(body);
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) deps.log.error({ err }, 'http handler failed');
     // fastify's own 4xx (bad JSON body, body too large) keep their status, under our code family.
     const code = status >= 500 ? 'RC_ERR_INTERNAL' : 'RC_ERR_HTTP_BAD_REQUEST';
+    deps.metrics.countHttpError(code, status);
     return reply.status(status).send({ code, error: httpReason(status), message: err.message });
   });
   if (deps.authReads) {

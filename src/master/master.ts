@@ -133,6 +133,7 @@ export class Master {
       dataDir: cfg.data_dir,
       authReads: cfg.http_auth_reads,
       writesPerMinute: cfg.http_writes_per_min,
+      bodyLimitBytes: cfg.http_body_limit_bytes,
       revokeDevice: (id) => this.revokeDevice(id),
       ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
@@ -180,7 +181,13 @@ export class Master {
     const cfg = this.#deps.config;
     const conn = new Connection(
       stream,
-      { localId: MASTER_ID, maxLineBytes: cfg.max_line_bytes, log: this.#ctx.log, maxMsgsPerS: cfg.max_msgs_per_s_unregistered },
+      {
+        localId: MASTER_ID,
+        maxLineBytes: cfg.max_line_bytes,
+        log: this.#ctx.log,
+        maxMsgsPerS: cfg.max_msgs_per_s_unregistered,
+        maxPendingWriteBytes: cfg.max_pending_write_bytes,
+      },
       {
         onMessage: (msg, c) => {
           this.metrics.countWireMessage(msg.message_type);

@@ -50,6 +50,7 @@ export class MasterMetrics {
   readonly #taskStates: TaskStateTracker;
   readonly #wireMessages: Counter<'type'>;
   readonly #protocolErrors: Counter<'code'>;
+  readonly #httpErrors: Counter<'code' | 'status'>;
   readonly #heartbeats: Counter;
   readonly #sseClients: Gauge<'stream'>;
   readonly #sseDropped: Counter<'stream'>;
@@ -109,6 +110,8 @@ export class MasterMetrics {
     this.#wireMessages = new Counter({ name: 'rc_wire_messages_total', help: 'Wire messages received, by message_type.', labelNames: ['type'] as const, registers });
     this.#protocolErrors = new Counter({ name: 'rc_protocol_errors_total', help: 'Frames rejected with an error frame, by error code.', labelNames: ['code'] as const, registers });
 
+    this.#httpErrors = new Counter({ name: 'rc_http_errors_total', help: 'HTTP requests answered with an error (auth, limits, bad input), by code and status.', labelNames: ['code', 'status'] as const, registers });
+
     // ---- SSE
     this.#sseClients = new Gauge({ name: 'rc_sse_clients', help: 'Open server-sent-event clients, by stream.', labelNames: ['stream'] as const, registers });
     this.#sseDropped = new Counter({ name: 'rc_sse_clients_dropped_total', help: 'SSE clients the master disconnected (e.g. too slow to read), by stream.', labelNames: ['stream'] as const, registers });
@@ -145,6 +148,11 @@ export class MasterMetrics {
 
   countProtocolError(code: string): void {
     this.#protocolErrors.inc({ code: Object.hasOwn(ERROR_CODES, code) ? code : OTHER });
+  }
+
+  /** An HTTP error answer: limits (413, 429) and auth failures are counted here. */
+  countHttpError(code: string, status: number): void {
+    this.#httpErrors.inc({ code: Object.hasOwn(ERROR_CODES, code) ? code : OTHER, status: String(status) });
   }
 
   sseClientOpened(stream: string): void {

@@ -168,5 +168,8 @@ test('--auth-reads makes reads need the token; writes are rate limited per clien
   assert.ok(statuses.slice(5).every((s) => s === 429), `then 429: ${statuses.join(',')}`);
   const limited = await api.request('POST', '/api/v1/tasks', { task_type: 'echo', payload: { message: 'x' } });
   assert.equal((limited.body as { code?: string }).code, 'RC_ERR_LIMIT_RATE');
+  const metrics = String((await api.request('GET', '/metrics')).body);
+  const hits = Number(/rc_http_errors_total\{code="RC_ERR_LIMIT_RATE",status="429"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  assert.ok(hits >= 4, `each 429 is counted (${hits})`);
 });
 

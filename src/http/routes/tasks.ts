@@ -27,7 +27,7 @@ export interface TaskRouteDeps {
 /** Submit, read, list and cancel tasks (JSON API) and /text/tasks. */
 export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
   const { tasks } = deps;
-  app.post('/api/v1/tasks', { preHandler: deps.requireWrite, bodyLimit: 64 * 1024 * 1024 }, async (req, reply) => {
+  app.post('/api/v1/tasks', { preHandler: deps.requireWrite }, async (req, reply) => {
     const body = req.body;
     if (Array.isArray(body)) {
       if (body.length === 0 || body.length > MAX_BATCH) throw badRequest(`a batch holds 1 to ${MAX_BATCH} tasks`);
