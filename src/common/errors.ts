@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   RC_ERR_AUTH_REPLAY: 'The register proof was already used once (replayed nonce).',
   RC_ERR_AUTH_REVOKED: 'The device has been revoked and may not connect.',
   RC_ERR_LIMIT_CONNECTIONS: 'Too many connections (in total, or unregistered ones from this IP); the connection is closed.',
+  RC_ERR_LIMIT_PENDING_WRITES: 'The peer stopped reading and its unsent replies passed the limit; it was dropped.',
   RC_ERR_LIMIT_RATE: 'The peer sent messages faster than its rate limit; the connection is closed.',
   RC_ERR_LIMIT_REGISTER_TIMEOUT: 'The connection neither registered nor sent a valid query in time; it is closed.',
   RC_ERR_TASK_WORKER_CLOSING: 'The worker is shutting down and takes no new tasks.',

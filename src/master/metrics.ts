@@ -51,6 +51,7 @@ export class MasterMetrics {
   readonly #wireMessages: Counter<'type'>;
   readonly #protocolErrors: Counter<'code'>;
   readonly #httpErrors: Counter<'code' | 'status'>;
+  readonly #truncatedOutputs: Counter;
   readonly #heartbeats: Counter;
   readonly #sseClients: Gauge<'stream'>;
   readonly #sseDropped: Counter<'stream'>;
@@ -111,6 +112,13 @@ export class MasterMetrics {
     this.#protocolErrors = new Counter({ name: 'rc_protocol_errors_total', help: 'Frames rejected with an error frame, by error code.', labelNames: ['code'] as const, registers });
 
     this.#httpErrors = new Counter({ name: 'rc_http_errors_total', help: 'HTTP requests answered with an error (auth, limits, bad input), by code and status.', labelNames: ['code', 'status'] as const, registers });
+
+    this.#truncatedOutputs = new Counter({ name: 'rc_task_output_truncated_total', help: 'Task results whose output was cut at the output cap.', registers });
+    const countTruncated = (t: TaskRecord): void => {
+      if (t.finished_at_ms !== null && t.result?.truncated === true) this.#truncatedOutputs.inc();
+    };
+    deps.tasks.on('task', countTruncated);
+    this.#unsubscribe.push(() => deps.tasks.off('task', countTruncated));
 
     // ---- SSE
     this.#sseClients = new Gauge({ name: 'rc_sse_clients', help: 'Open server-sent-event clients, by stream.', labelNames: ['stream'] as const, registers });

@@ -94,6 +94,7 @@ export class Connection {
     this.#outboxBytes += line.length;
     if (this.#outboxBytes > this.#opts.maxPendingWriteBytes) {
       this.log.warn({ pending_bytes: this.#outboxBytes }, 'peer is not reading; dropping it');
+      this.#handlers.onFrameError?.(new ProtocolError('RC_ERR_LIMIT_PENDING_WRITES', 'peer is not reading; dropped'), this);
       this.destroy();
       return;
     }

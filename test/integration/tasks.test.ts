@@ -174,6 +174,8 @@ test('tasks through a real master and worker', async (t) => {
     assert.equal(done.status, 'succeeded');
     assert.equal(done.result?.truncated, true);
     assert.ok((done.result?.output.length ?? 0) > 100_000, 'keeps most of what fits');
+    const metrics = await (await fetch(`${c.master.httpUrl}/metrics`)).text();
+    assert.match(metrics, /^rc_task_output_truncated_total [1-9]/m, 'the cut is counted');
     const after = await c.api.submit({ task_type: 'echo', payload: { message: 'still here' } });
     assert.equal((await c.api.waitForStatus(after.task_id, 'succeeded')).result?.output.trim(), 'still here');
   });
