@@ -83,42 +83,17 @@ async function revokeDevice(client: MasterClient, id: string, opts: { json?: boo
   else process.stdout.write(`${id} revoked\n`);
 }
 
-/** The server renders the table; a tag filter (which /text/devices lacks) keeps only the rows of matching devices. */
+/** The server renders and filters the table (tags: the device must carry all of them). */
 async function listDevices(client: MasterClient, opts: DevicesOptions): Promise<void> {
   const q = new URLSearchParams();
   if (opts.status) q.set('status', opts.status);
   if (opts.role) q.set('role', opts.role);
+  const tags = opts.tag.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  if (tags.length > 0) q.set('tag', tags.join(','));
   q.set('format', opts.json ? 'json' : 'text');
   const res = await client.get(`/text/devices?${q.toString()}`);
   expectOk(res);
-  const tags = opts.tag.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
-  if (tags.length === 0) {
-    process.stdout.write(res.text);
-    return;
-  }
-  const ids = await devicesWithTags(client, tags);
-  if (opts.json) {
-    printJson((res.body as Array<{ device_id: string }>).filter((row) => ids.has(row.device_id)), false);
-    return;
-  }
-  const [header = '', ...rows] = res.text.split('\n').filter((line) => line !== '');
-  const kept = rows.filter((line) => ids.has(line.split(/\s+/, 1)[0] ?? ''));
-  process.stdout.write(`${[header, ...kept].join('\n')}\n`);
-}
-
-/** Ids of the devices that carry every tag, paging through /api/v1/devices. */
-async function devicesWithTags(client: MasterClient, tags: readonly string[]): Promise<Set<string>> {
-  const ids = new Set<string>();
-  let after: string | null = null;
-  do {
-    const page = expectOk(await client.get(`/api/v1/devices${after === null ? '' : `?after=${encodeURIComponent(after)}`}`)) as {
-      devices: Array<{ device_id: string; tags?: string[] }>;
-      next_after?: string | null;
-    };
-    for (const d of page.devices) if (tags.every((t) => d.tags?.includes(t))) ids.add(d.device_id);
-    after = page.next_after ?? null;
-  } while (after !== null);
-  return ids;
+  process.stdout.write(res.text);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -3,6 +3,8 @@
  * `maxTasks` at a time, each with its own timeout, cancel and output cap.
  * Every accepted attempt ends in exactly one result, unless a newer attempt
  * of the same task replaced it; nothing a task type does can throw out of here.
+ * Each attempt runs in a fresh private work dir that is gone before its
+ * result is reported.
  */
 import PQueue from 'p-queue';
 import type { ErrorCode } from '../common/errors.js';
@@ -10,6 +12,7 @@ import type { Logger } from '../common/logger.js';
 import { formatViolations, payloadValidator } from '../protocol/task-payloads.js';
 import type { TaskResult } from '../store/store.js';
 import { DEFAULT_KILL_GRACE_MS } from './process-tree.js';
+import { createWorkDir, removeWorkDir } from './task-sandbox.js';
 import type { OutputSink, OutputStream, TaskContext, TaskOutcome, TaskTypeDefinition } from './tasks/types.js';
 
 export interface AssignData {
@@ -64,6 +67,12 @@ const PRIORITY_RANK: Readonly<Record<string, number>> = { low: 0, normal: 1, hig
 const ACCEPTED: AcceptResult = Object.freeze({ ok: true });
 
 type AbortCause = 'timeout' | 'cancel' | 'shutdown' | 'superseded';
+
+/** A started task type: see `TaskExecutor.#runType`. */
+interface TypeRun {
+  outcome: Promise<TaskOutcome>;
+  returned: Promise<TaskOutcome>;
+}
 
 interface HeldTask {
   readonly assign: AssignData;
@@ -193,17 +202,42 @@ export class TaskExecutor {
     if (task.cause !== null) return; // cancelled or replaced while queued: already settled
     task.startedAtMs = performance.now();
     this.#progress({ task_id: task.assign.task_id, attempt: task.assign.attempt, event: 'started' });
-    const timeoutMs = Math.min(task.assign.timeout_s * 1000, MAX_TIMER_MS);
-    const timer = setTimeout(() => this.#abort(task, 'timeout'), timeoutMs);
+    this.#settle(task, await this.#runInWorkDir(task));
+  }
+
+  /**
+   * Runs the task type in a work dir of its own and removes the dir once the
+   * type has returned; exec and shell return only after their process group
+   * is gone. A type that was given up on is swept again when it does return.
+   */
+  async #runInWorkDir(task: HeldTask): Promise<TaskOutcome> {
+    let workDir: string;
     try {
-      this.#settle(task, await this.#runType(task, timeoutMs));
+      workDir = await createWorkDir();
+    } catch (err) {
+      task.log.warn({ err }, 'cannot create task work dir');
+      return { exit_code: null, error: `cannot create a work dir: ${errorMessage(err)}` };
+    }
+    // Aborted while the dir was made: the cause alone decides the result.
+    const { outcome, returned } = task.cause === null ? this.#runType(task, workDir) : skipped();
+    let hasReturned = false;
+    void returned.then(() => (hasReturned = true));
+    try {
+      return await outcome;
     } finally {
-      clearTimeout(timer);
+      await removeWorkDir(workDir, task.log);
+      if (!hasReturned) void returned.then(() => removeWorkDir(workDir, task.log));
     }
   }
 
-  /** The task type's outcome; a throw is a failure, and a type that ignores its abort is given up on. */
-  #runType(task: HeldTask, timeoutMs: number): Promise<TaskOutcome> {
+  /**
+   * Starts the task type and its timeout. `outcome`: the type's outcome, where
+   * a throw is a failure and a type that ignores its abort is given up on; the
+   * timeout stops with it. `returned`: when the type really returned.
+   */
+  #runType(task: HeldTask, workDir: string): TypeRun {
+    const timeoutMs = Math.min(task.assign.timeout_s * 1000, MAX_TIMER_MS);
+    const timer = setTimeout(() => this.#abort(task, 'timeout'), timeoutMs);
     const killGraceMs = this.#opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     const ctx: TaskContext = {
       task_id: task.assign.task_id,
@@ -214,11 +248,13 @@ export class TaskExecutor {
       killGraceMs,
       output: task.collector,
       log: task.log,
+      workDir,
     };
-    const outcome = Promise.resolve()
+    const returned = Promise.resolve()
       .then(() => task.def.run(ctx))
       .then(normalizeOutcome, (err: unknown) => ({ exit_code: null, error: errorMessage(err) }));
-    return Promise.race([outcome, this.#abandonAfterAbort(task, killGraceMs + ABANDON_AFTER_ABORT_MS)]);
+    const abandoned = this.#abandonAfterAbort(task, killGraceMs + ABANDON_AFTER_ABORT_MS);
+    return { outcome: Promise.race([returned, abandoned]).finally(() => clearTimeout(timer)), returned };
   }
 
   #abandonAfterAbort(task: HeldTask, ms: number): Promise<TaskOutcome> {
@@ -265,6 +301,11 @@ export class TaskExecutor {
       this.#opts.log.warn({ err, task_id: p.task_id }, 'progress handler failed');
     }
   }
+}
+
+function skipped(): TypeRun {
+  const none = Promise.resolve<TaskOutcome>({ exit_code: null, error: null });
+  return { outcome: none, returned: none };
 }
 
 function refuse(code: ErrorCode, message: string): Extract<AcceptResult, { ok: false }> {

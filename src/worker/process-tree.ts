@@ -8,18 +8,23 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { inheritedEnv } from './task-sandbox.js';
 import type { OutputSink, TaskOutcome } from './tasks/types.js';
 
 /** How long a process group has between SIGTERM and SIGKILL, in ms. */
 export const DEFAULT_KILL_GRACE_MS = 2000;
 
 const IS_WINDOWS = process.platform === 'win32';
+/** How often to look whether a stopped process group is empty yet, in ms. */
+const GROUP_POLL_MS = 20;
 
 export interface RunProcessOptions {
   command: string;
   args: readonly string[];
   cwd?: string;
-  /** Merged over process.env. */
+  /** Merged over process.env without the worker's secrets (see task-sandbox.ts). */
   env?: Readonly<Record<string, string>>;
   /** Written to the process's stdin, which is then closed. Without it stdin is /dev/null. */
   stdin?: string;
@@ -39,7 +44,8 @@ export interface RunProcessOptions {
  * When the program exits, whatever it left running in its group is stopped
  * as well (like systemd's KillMode=control-group): a finished task leaves
  * nothing behind, and a background child cannot hold the task open through
- * an inherited stdout.
+ * an inherited stdout. It resolves once the group is empty (or the kill grace
+ * and a margin have passed), so the caller may remove the task's files.
  */
 export function runProcess(opts: RunProcessOptions): Promise<TaskOutcome> {
   if (opts.signal.aborted) return Promise.resolve({ exit_code: null, error: 'aborted before start' });
@@ -64,7 +70,10 @@ export function runProcess(opts: RunProcessOptions): Promise<TaskOutcome> {
     });
     child.once('exit', (code, signal) => {
       killer.exited();
-      void waitForStdio(child, killer.graceMs + 500).then(() => finish(describeExit(code, signal, killer.hasSignalled)));
+      const deadline = Date.now() + killer.graceMs + 500;
+      void waitForStdio(child, killer.graceMs + 500)
+        .then(() => waitForGroupExit(child.pid, deadline))
+        .then(() => finish(describeExit(code, signal, killer.hasSignalled)));
     });
   });
 }
@@ -72,7 +81,7 @@ export function runProcess(opts: RunProcessOptions): Promise<TaskOutcome> {
 function startChild(opts: RunProcessOptions): ChildProcess {
   const child = spawn(opts.command, [...opts.args], {
     cwd: opts.cwd,
-    env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
+    env: { ...inheritedEnv(process.env), ...opts.env },
     stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     detached: !IS_WINDOWS,
     shell: false,
@@ -107,6 +116,45 @@ function waitForStdio(child: ChildProcess, maxMs: number): Promise<void> {
     const timer = setTimeout(done, maxMs);
     child.once('close', done);
   });
+}
+
+/** Resolves once no live process is left in the group led by `pgid`, or at `deadline` (ms since the epoch). */
+async function waitForGroupExit(pgid: number | undefined, deadline: number): Promise<void> {
+  if (pgid === undefined || IS_WINDOWS) return;
+  while (Date.now() < deadline && (await hasLiveMembers(pgid))) await sleep(GROUP_POLL_MS);
+}
+
+/**
+ * Whether the process group still has a member that runs. On Linux a zombie
+ * does not count: where PID 1 does not reap orphans, a killed child stays a
+ * zombie forever, and it holds no files open.
+ */
+async function hasLiveMembers(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+    const states = await Promise.all(pids.map((pid) => procState(pid)));
+    return states.some((st) => st !== null && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X');
+  } catch {
+    return true; // no /proc to look at: trust kill(2)
+  }
+}
+
+/** State and process group of one process from /proc/<pid>/stat; null if it is gone. */
+async function procState(pid: string): Promise<{ state: string; pgrp: number } | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may itself contain spaces and parentheses.
+    const [state = '', , pgrp = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state, pgrp: Number(pgrp) };
+  } catch {
+    return null;
+  }
 }
 
 function describeSpawnError(opts: RunProcessOptions, err: Error): string {

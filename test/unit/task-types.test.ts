@@ -22,7 +22,7 @@ interface Run {
 }
 
 /** Runs a task type directly, without the executor, collecting what it writes. */
-async function runTask(def: TaskTypeDefinition, payload: Record<string, unknown>, signal = new AbortController().signal): Promise<Run> {
+async function runTask(def: TaskTypeDefinition, payload: Record<string, unknown>, signal = new AbortController().signal, workDir?: string): Promise<Run> {
   const out: Array<[OutputStream, string]> = [];
   const ctx: TaskContext = {
     task_id: 't-1',
@@ -33,6 +33,7 @@ async function runTask(def: TaskTypeDefinition, payload: Record<string, unknown>
     killGraceMs: 200,
     output: { write: (stream, text) => out.push([stream, text]) },
     log: silentLogger(),
+    workDir,
   };
   const outcome = await def.run(ctx);
   return { outcome, out, text: out.map(([, t]) => t).join('') };
@@ -172,6 +173,20 @@ describe('built-in task types', () => {
     assert.equal(run.text, `from stdin\n[forty two]\n[has-path]\n${dir}\n`);
     const noStdin = await runTask(execTask, { command: ['cat'] });
     assert.deepEqual(noStdin.outcome, { exit_code: 0, error: null }, 'without stdin the program reads EOF at once');
+  });
+
+  test("exec and shell run in the context's work dir, with TMPDIR there, unless the payload names a cwd", async (t) => {
+    const workDir = tempDir(t);
+    const other = tempDir(t);
+    const signal = new AbortController().signal;
+    const exec = await runTask(execTask, { command: ['/bin/sh', '-c', 'pwd; echo "$TMPDIR"'] }, signal, workDir);
+    assert.equal(exec.text, `${workDir}\n${workDir}\n`);
+    const shell = await runTask(shellTask, { script: 'pwd; echo "$TMPDIR"' }, signal, workDir);
+    assert.equal(shell.text, `${workDir}\n${workDir}\n`);
+    const elsewhere = await runTask(execTask, { command: ['/bin/sh', '-c', 'pwd; echo "$TMPDIR"'], cwd: other }, signal, workDir);
+    assert.equal(elsewhere.text, `${other}\n${workDir}\n`);
+    const explicit = await runTask(execTask, { command: ['/bin/sh', '-c', 'echo "$TMPDIR"'], env: { TMPDIR: other } }, signal, workDir);
+    assert.equal(explicit.text, `${other}\n`, 'the payload env comes last');
   });
 
   test('exec reports a program that cannot start, and a signal nobody on our side sent', async () => {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProcess } from '../process-tree.js';
 import { builtinPayloadSchema } from '../../protocol/task-payloads.js';
+import { workDirEnv } from '../task-sandbox.js';
 import type { TaskTypeDefinition } from './types.js';
 
 interface ShellCommand {
@@ -24,12 +25,15 @@ export function shellCommand(script: string, env: NodeJS.ProcessEnv = process.en
   return { command: sh, args: ['-c', script] };
 }
 
-/** `shell {script}`: a shell script. Offered only with `--allow shell`, since it can do anything the worker can. */
+/**
+ * `shell {script}`: a shell script, run in the task's work dir. Offered only
+ * with `--allow shell`, since it can do anything the worker can.
+ */
 export const shellTask: TaskTypeDefinition = {
   name: 'shell',
   payloadSchema: builtinPayloadSchema('shell'),
   run(ctx) {
     const shell = shellCommand(ctx.payload['script'] as string);
-    return runProcess({ ...shell, signal: ctx.signal, output: ctx.output, killGraceMs: ctx.killGraceMs });
+    return runProcess({ ...shell, cwd: ctx.workDir, env: workDirEnv(ctx.workDir), signal: ctx.signal, output: ctx.output, killGraceMs: ctx.killGraceMs });
   },
 };

@@ -19,6 +19,12 @@ export interface TaskContext {
   killGraceMs?: number;
   output: OutputSink;
   log: Logger;
+  /**
+   * A private dir for this attempt alone (mode 0700), removed with everything
+   * in it once the task has ended: the default cwd of exec and shell, and
+   * their TMPDIR. Unset when a task type is run outside the executor.
+   */
+  workDir?: string;
 }
 
 /** What a task type returns; the executor turns it into a task_result. */
