@@ -10,39 +10,17 @@ import PQueue from 'p-queue';
 import type { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatViolations, payloadValidator } from '../protocol/task-payloads.js';
-import type { TaskResult } from '../store/store.js';
+import type { TaskAssignData, TaskProgressData, TaskResultData, WireTaskStatus } from '../protocol/types.js';
 import { DEFAULT_KILL_GRACE_MS } from './process-tree.js';
 import { createWorkDir, removeWorkDir } from './task-sandbox.js';
 import type { OutputSink, OutputStream, TaskContext, TaskOutcome, TaskTypeDefinition } from './tasks/types.js';
 
-export interface AssignData {
-  task_id: string;
-  attempt: number;
-  task_type: string;
-  payload: Record<string, unknown>;
-  timeout_s: number;
-  priority?: string;
-  lease_s?: number;
-  labels?: Record<string, string>;
-}
-
-export interface ProgressData {
-  task_id: string;
-  attempt: number;
-  event: 'started' | 'output';
-  stream?: 'stdout' | 'stderr';
-  line?: string;
-  seq?: number;
-}
-
-export type FinalTaskStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
-
-export interface ResultData {
-  task_id: string;
-  attempt: number;
-  status: FinalTaskStatus;
-  result: TaskResult;
-}
+/** The wire shapes (PROTOCOL §5.9–§5.11), under the names the executor has always used. */
+export type AssignData = TaskAssignData;
+export type ProgressData = TaskProgressData;
+export type FinalTaskStatus = WireTaskStatus;
+export type ResultData = TaskResultData;
+type TaskResult = TaskResultData['result'];
 
 export type AcceptResult = { ok: true } | { ok: false; code: ErrorCode; message: string };
 
