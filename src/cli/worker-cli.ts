@@ -29,7 +29,7 @@ function buildProgram(): Command {
     .option('--backoff-base <seconds>', 'first reconnect delay ceiling (default 1)')
     .option('--backoff-max <seconds>', 'largest reconnect delay (default 60)')
     .option('--max-line-bytes <n>', 'longest wire frame accepted (default 1048576)')
-    .option('--allow <types>', 'opt-in task types that are off by default: shell')
+    .option('--allow <types>', 'opt-in task types that run programs: exec,shell')
     .option('--plugins <dir>', 'load each *.js module in DIR as a task type')
     .option('--tls', 'connect over TLS, verifying the master against the system CAs')
     .option('--tls-fingerprint <sha256>', 'connect over TLS and accept only this master certificate');

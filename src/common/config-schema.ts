@@ -198,8 +198,8 @@ export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
     backoff_base_s: { type: 'number', minimum: 0.01 },
     backoff_max_s: { type: 'number', minimum: 0.01 },
     max_line_bytes: MAX_LINE_BYTES,
-    // Opt-in task types that are off by default (only `shell` today).
-    allow: { type: 'array', items: { type: 'string', enum: ['shell'] }, uniqueItems: true },
+    // Opt-in task types that are off by default: the ones that run programs.
+    allow: { type: 'array', items: { type: 'string', enum: ['exec', 'shell'] }, uniqueItems: true },
     plugins: { type: 'string', nullable: true, minLength: 1 },
     output_cap_bytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     tls: { type: 'boolean' },

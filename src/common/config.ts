@@ -72,7 +72,7 @@ export function workerDefaults(homeDir: string): Readonly<WorkerConfig> {
     backoff_base_s: 1,
     backoff_max_s: 60,
     max_line_bytes: 1_048_576, // 1 MiB per NDJSON frame
-    allow: Object.freeze([]) as unknown as string[], // opt-in task types, e.g. ["shell"]
+    allow: Object.freeze([]) as unknown as string[], // opt-in task types: "exec", "shell"
     plugins: null, // directory of *.js task-type plugins
     output_cap_bytes: 1_048_576, // task output kept per task
     tls: false, // connect to the master over TLS (implied by tls_fingerprint)

@@ -117,6 +117,8 @@ export function startWorker(t: TestContext, master: JoinTarget, opts: WorkerOpti
   if (opts.role) args.push('--role', opts.role);
   if (opts.tags) args.push('--tags', opts.tags.join(','));
   if (opts.maxTasks) args.push('--max-tasks', String(opts.maxTasks));
+  // Tests run programs through exec; a worker offers it only when allowed (unless the test says otherwise).
+  if (!(opts.extraArgs ?? []).includes('--allow')) args.push('--allow', 'exec');
   const running = spawnBin('rc-worker', [...args, ...(opts.extraArgs ?? [])]);
   t.after(async () => {
     running.kill('SIGKILL');

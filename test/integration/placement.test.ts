@@ -80,4 +80,13 @@ test('three different workers and 200 mixed tasks: every runnable task lands on 
     if (req.tags !== undefined) assert.match(task.wait_reason, /nonexistent|tag/);
     if (req.role !== undefined) assert.match(task.wait_reason, /gpu-box|role/);
   }
+
+  // pi-b was started with `--allow shell` only: it does not offer exec, whatever else fits.
+  const execOnPi = await api.submit({ task_type: 'exec', payload: { command: ['true'] }, requirements: { device_id: 'pi-b' } });
+  const waiting = await waitFor(async () => {
+    const task = await api.task(execOnPi.task_id);
+    return task.wait_reason ? task : null;
+  }, 10_000, 'a reason for the exec task');
+  assert.equal(waiting.status, 'queued');
+  assert.match(waiting.wait_reason ?? '', /exec/);
 });

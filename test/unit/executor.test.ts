@@ -25,7 +25,7 @@ interface Harness {
 }
 
 function harness(t: TestContext, opts: { maxTasks?: number; outputCapBytes?: number; extra?: TaskTypeDefinition[] } = {}): Harness {
-  const types = builtinTaskTypes(new Set(['shell']));
+  const types = builtinTaskTypes(new Set(['exec', 'shell']));
   for (const def of opts.extra ?? []) types.set(def.name, def);
   const progress: ProgressData[] = [];
   const results: ResultData[] = [];

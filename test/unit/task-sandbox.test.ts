@@ -37,7 +37,7 @@ interface Harness {
 }
 
 function harness(t: TestContext, extra: TaskTypeDefinition[] = []): Harness {
-  const types = builtinTaskTypes(new Set(['shell']));
+  const types = builtinTaskTypes(new Set(['exec', 'shell']));
   for (const def of extra) types.set(def.name, def);
   const progress: ProgressData[] = [];
   const results: ResultData[] = [];

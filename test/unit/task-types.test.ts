@@ -116,10 +116,11 @@ describe('payload schemas', () => {
 });
 
 describe('built-in task types', () => {
-  test('shell is offered only when allowed', () => {
+  test('exec and shell are offered only when allowed', () => {
     const plain = builtinTaskTypes(new Set());
-    assert.deepEqual([...plain.keys()].sort(), ['echo', 'exec', 'http', 'sleep', 'system_info']);
-    const withShell = builtinTaskTypes(new Set(['shell']));
+    assert.deepEqual([...plain.keys()].sort(), ['echo', 'http', 'sleep', 'system_info']);
+    assert.deepEqual([...builtinTaskTypes(new Set(['exec'])).keys()].sort(), ['echo', 'exec', 'http', 'sleep', 'system_info']);
+    const withShell = builtinTaskTypes(new Set(['exec', 'shell']));
     assert.deepEqual([...withShell.keys()].sort(), ['echo', 'exec', 'http', 'shell', 'sleep', 'system_info']);
     for (const [name, def] of withShell) {
       assert.equal(def.name, name);

@@ -1,5 +1,5 @@
 /**
- * The task types a worker offers: the built-ins (`shell` only when allowed)
+ * The task types a worker offers: the built-ins (`exec`, `shell` only when allowed)
  * and plugins loaded from a directory.
  */
 import { readdir } from 'node:fs/promises';
@@ -18,8 +18,12 @@ import type { TaskTypeDefinition } from './types.js';
 
 export type { OutputSink, OutputStream, TaskContext, TaskOutcome, TaskTypeDefinition } from './types.js';
 
-/** Task types that run only when the worker was started with `--allow <name>`. */
-const OPT_IN_TYPES: ReadonlySet<string> = new Set(['shell']);
+/**
+ * Task types that run only when the worker was started with `--allow <name>`:
+ * the ones that run arbitrary programs on the device (issue #5: exec and shell
+ * run only on a worker that allows them).
+ */
+const OPT_IN_TYPES: ReadonlySet<string> = new Set(['exec', 'shell']);
 const ALL_BUILTINS: readonly TaskTypeDefinition[] = [echoTask, sleepTask, systemInfoTask, execTask, shellTask, httpTask];
 /** As task_submit.schema.json allows a task_type. */
 const TASK_TYPE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
