@@ -165,7 +165,8 @@ function requirement(text: string): [string, unknown] {
     const { key, value } = parseRequirementFlag(text);
     return [key, value];
   } catch (err) {
-    throw new CliExit(EXIT.usage, `--require ${text}: ${(err as Error).message}`);
+    // The parser words its errors for this flag already (`--require key: …`).
+    throw new CliExit(EXIT.usage, (err as Error).message);
   }
 }
 

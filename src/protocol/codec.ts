@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, type RcError } from '../common/errors.js';
-import { validateMessage } from './schemas.js';
+import { formatViolations, validateMessage } from './schemas.js';
 import { isMessageType, type Envelope, type MessageType, type ErrorData } from './types.js';
 
 export type Decoded =
@@ -36,7 +36,7 @@ export function decodeValue(value: unknown): Decoded {
   const violations = validateMessage(type, frame);
   if (violations.length === 0) return { ok: true, message: frame as unknown as Envelope };
   const inEnvelope = violations.some((v) => !v.path.startsWith('/data'));
-  const summary = violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ');
+  const summary = formatViolations(violations);
   return fail(
     inEnvelope ? 'RC_ERR_PROTO_INVALID_ENVELOPE' : 'RC_ERR_PROTO_SCHEMA',
     `${type} frame is invalid: ${summary}`,

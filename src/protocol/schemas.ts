@@ -108,11 +108,19 @@ function describe(error: ErrorObject): string {
   }
 }
 
-function toViolations(errors: ErrorObject[] | null | undefined): SchemaViolation[] {
+/**
+ * ajv errors as violations: mapped by `toViolation`, duplicates dropped, at
+ * most MAX_VIOLATIONS (more tell a sender nothing new). Shared with the task
+ * payload validators, which word some errors their own way.
+ */
+export function collectViolations(
+  errors: ErrorObject[] | null | undefined,
+  toViolation: (error: ErrorObject) => SchemaViolation,
+): SchemaViolation[] {
   const violations: SchemaViolation[] = [];
   const seen = new Set<string>();
   for (const error of errors ?? []) {
-    const violation = { path: error.instancePath, message: describe(error) };
+    const violation = toViolation(error);
     const key = `${violation.path}\u0000${violation.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -120,6 +128,15 @@ function toViolations(errors: ErrorObject[] | null | undefined): SchemaViolation
     if (violations.length === MAX_VIOLATIONS) break;
   }
   return violations;
+}
+
+/** `/command must be array; /colour is not allowed`: one line for an error frame, an HTTP error or a log. */
+export function formatViolations(violations: readonly SchemaViolation[]): string {
+  return violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ');
+}
+
+function toViolations(errors: ErrorObject[] | null | undefined): SchemaViolation[] {
+  return collectViolations(errors, (error) => ({ path: error.instancePath, message: describe(error) }));
 }
 
 function run(validate: ValidateFunction, value: unknown): SchemaViolation[] {

@@ -9,13 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { PROTOCOL_DIR, type SchemaViolation } from './schemas.js';
+import { collectViolations, PROTOCOL_DIR, type SchemaViolation } from './schemas.js';
+
+export { formatViolations } from './schemas.js';
 
 /** Every task type a worker can offer without plugins (`shell` only with `--allow shell`). */
 export const BUILTIN_TASK_TYPES: readonly string[] = Object.freeze(['echo', 'sleep', 'system_info', 'exec', 'shell', 'http']);
-
-/** More than this many violations tell a submitter nothing new. */
-const MAX_VIOLATIONS = 10;
 
 export type PayloadValidator = (payload: unknown) => SchemaViolation[];
 
@@ -77,23 +76,8 @@ export function validatePayload(type: string, payload: unknown): { known: boolea
   return { known: true, violations: payloadValidator(schema)(payload) };
 }
 
-/** `/command must be array; /colour is not allowed` — one line for an HTTP error or a log. */
-export function formatViolations(violations: readonly SchemaViolation[]): string {
-  return violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ');
-}
-
 function toViolations(errors: ErrorObject[] | null | undefined): SchemaViolation[] {
-  const violations: SchemaViolation[] = [];
-  const seen = new Set<string>();
-  for (const error of errors ?? []) {
-    const violation = toViolation(error);
-    const key = `${violation.path}\u0000${violation.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    violations.push(violation);
-    if (violations.length === MAX_VIOLATIONS) break;
-  }
-  return violations;
+  return collectViolations(errors, toViolation);
 }
 
 function toViolation(error: ErrorObject): SchemaViolation {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SqliteStore, toStoreError, type StoreLogger } from './sqlite-store.js';
 import type { Store } from './store.js';
@@ -10,10 +10,15 @@ export { MIGRATIONS, type Migration } from './migrations.js';
 /** The database file's name inside the data dir. */
 export const STORE_FILE_NAME = 'retire-cluster.db';
 
-/** Creates `dataDir` if needed and opens (migrating if needed) `<dataDir>/retire-cluster.db`. */
+/**
+ * Creates `dataDir` if needed and opens (migrating if needed)
+ * `<dataDir>/retire-cluster.db`. The dir is made private (0700): the database
+ * holds every device's secret, and the dir the join and API tokens.
+ */
 export function openStore(dataDir: string, log?: StoreLogger): Store {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
   } catch (err) {
     throw toStoreError(`creating data dir ${dataDir}`, err);
   }

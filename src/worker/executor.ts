@@ -20,7 +20,6 @@ export type AssignData = TaskAssignData;
 export type ProgressData = TaskProgressData;
 export type FinalTaskStatus = WireTaskStatus;
 export type ResultData = TaskResultData;
-type TaskResult = TaskResultData['result'];
 
 export type AcceptResult = { ok: true } | { ok: false; code: ErrorCode; message: string };
 

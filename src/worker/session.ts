@@ -23,6 +23,8 @@ export class Session implements MasterLink {
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #unacked = 0;
   #registered = false;
+  /** The master answered the register with an error (as opposed to not answering). */
+  refused = false;
 
   constructor(stream: Duplex, deps: WorkerDeps, runner: TaskRunner, onStatus: (s: WorkerStatus) => void) {
     this.#deps = deps;
@@ -99,6 +101,7 @@ export class Session implements MasterLink {
   }
 
   #logRefusal(reply: Envelope | null): void {
+    this.refused = reply?.message_type === 'error';
     const code = reply?.data['code'];
     if (typeof code === 'string' && code.startsWith('RC_ERR_AUTH_')) {
       this.#deps.log.error({ code, reason: reply?.data['message'] }, 'the master refused this device; check --token (or ask for the device to be re-enrolled)');

@@ -31,6 +31,15 @@ export interface WorkerDeps {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+type SessionOutcome = 'registered' | 'refused' | 'unreachable';
+
+/** What the backoff log line says, so a refused register is not mistaken for a network problem. */
+const RETRY_MESSAGES: Record<SessionOutcome, string> = {
+  registered: 'connection to master lost; reconnecting',
+  refused: 'master refused the register; retrying',
+  unreachable: 'master unreachable; retrying',
+};
+
 /** On SIGTERM, how long results may take to reach the master before we go. */
 const RESULT_FLUSH_MS = 5_000;
 
@@ -81,18 +90,18 @@ export class Worker extends EventEmitter {
     let attempt = 0;
     while (!this.#abort.signal.aborted) {
       this.#setStatus('connecting');
-      const registered = await this.#runSession();
-      if (registered) attempt = 0;
+      const outcome = await this.#runSession();
+      if (outcome === 'registered') attempt = 0;
       if (this.#abort.signal.aborted) break;
       const delayMs = nextDelay(attempt++, this.#backoff(), this.#deps.random);
       this.#setStatus('backing_off');
-      this.#deps.log.info({ delay_ms: delayMs, attempt }, 'master unreachable; retrying');
+      this.#deps.log.info({ delay_ms: delayMs, attempt }, RETRY_MESSAGES[outcome]);
       await sleep(delayMs, undefined, { signal: this.#abort.signal }).catch(() => undefined);
     }
   }
 
-  /** One connection's life; resolves when it ends. True if it got registered. */
-  async #runSession(): Promise<boolean> {
+  /** One connection's life; resolves when it ends, saying how far it got. */
+  async #runSession(): Promise<SessionOutcome> {
     const { host, port } = this.#deps.master;
     let stream: Duplex;
     try {
@@ -101,14 +110,15 @@ export class Worker extends EventEmitter {
       // A certificate mismatch is worth a warning every time: it may be an impostor.
       const level = String((err as Error).message).includes('does not match') ? 'warn' : 'debug';
       this.#deps.log[level]({ err, host, port }, 'connect failed');
-      return false;
+      return 'unreachable';
     }
     const session = new Session(stream, this.#deps, this.#deps.runner, (s) => this.#setStatus(s));
     this.#session = session;
     if (this.#abort.signal.aborted) session.close();
     const registered = await session.done;
     this.#session = null;
-    return registered;
+    if (registered) return 'registered';
+    return session.refused ? 'refused' : 'unreachable';
   }
 
   #backoff(): { baseMs: number; maxMs: number } {

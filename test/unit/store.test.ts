@@ -1,71 +1,16 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { captureLog, defer, makeTempDir, openRaw, setup } from '../helpers/store.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { StoreError } from '../../src/common/errors.js';
-import { openStore, SqliteStore, STORE_FILE_NAME, type StoreLogger } from '../../src/store/index.js';
+import { openStore, SqliteStore, STORE_FILE_NAME } from '../../src/store/index.js';
 import { applyMigrations, MIGRATIONS } from '../../src/store/migrations.js';
-import type { DeviceRecord, Store } from '../../src/store/store.js';
+import type { DeviceRecord } from '../../src/store/store.js';
 
 const LATEST = MIGRATIONS.at(-1)!.version;
-
-interface LogEntry {
-  level: 'info' | 'warn';
-  obj: object;
-  msg: string | undefined;
-}
-
-function captureLog(): StoreLogger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  return {
-    entries,
-    info: (obj, msg) => void entries.push({ level: 'info', obj, msg }),
-    warn: (obj, msg) => void entries.push({ level: 'warn', obj, msg }),
-  };
-}
-
-const cleanups = new WeakMap<TestContext, Array<() => void>>();
-
-/**
- * Registers cleanup to run last-in first-out (t.after runs hooks in order), so
- * a store closes before its temp dir is removed.
- */
-function defer(t: TestContext, fn: () => void): void {
-  let stack = cleanups.get(t);
-  if (stack === undefined) {
-    const fns: Array<() => void> = [];
-    stack = fns;
-    cleanups.set(t, fns);
-    t.after(() => {
-      for (const f of fns.reverse()) f();
-    });
-  }
-  stack.push(fn);
-}
-
-function makeTempDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-store-'));
-  defer(t, () => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Opens a store in a fresh temp dir and closes it after the test. */
-function setup(t: TestContext, log: StoreLogger = captureLog()): { store: Store; dir: string; file: string } {
-  const dir = makeTempDir(t);
-  const store = openStore(dir, log);
-  defer(t, () => store.close());
-  return { store, dir, file: path.join(dir, STORE_FILE_NAME) };
-}
-
-/** A raw connection for poking at the file behind the store's back. */
-function openRaw(t: TestContext, file: string): Database.Database {
-  const db = new Database(file);
-  defer(t, () => db.close());
-  return db;
-}
 
 function makeDevice(deviceId: string, overrides: Partial<DeviceRecord> = {}): DeviceRecord {
   return {
@@ -148,6 +93,16 @@ test('refuses a migration list that is not strictly increasing', (t) => {
   const raw = openRaw(t, path.join(makeTempDir(t), 'm.db'));
   const unordered = [{ version: 2, name: 'b', up: '' }, { version: 1, name: 'a', up: '' }];
   assertStoreError(() => applyMigrations(raw, { migrations: unordered }), /not strictly increasing at version 1/);
+});
+
+test('the data dir is private (0700): it holds the device secrets', (t) => {
+  const parent = makeTempDir(t);
+  const dir = path.join(parent, 'data');
+  fs.mkdirSync(dir, { mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const store = openStore(dir);
+  defer(t, () => store.close());
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
 });
 
 test('runs in WAL mode', (t) => {

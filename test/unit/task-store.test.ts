@@ -1,68 +1,16 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { captureLog, defer, makeTempDir, openRaw, setup } from '../helpers/store.js';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../src/common/errors.js';
 import { uuidv7 } from '../../src/common/uuidv7.js';
-import { openStore, STORE_FILE_NAME, type StoreLogger } from '../../src/store/index.js';
+import { openStore, STORE_FILE_NAME } from '../../src/store/index.js';
 import { applyMigrations, MIGRATIONS, readSchemaVersion } from '../../src/store/migrations.js';
 import { listSql, TASK_SQL } from '../../src/store/task-tables.js';
 import { TASK_STATUSES, type Store, type TaskEventRow, type TaskRecord, type TaskStatus } from '../../src/store/store.js';
 
 // ------------------------------------------------------------ helpers
-// (the same small helpers as store.test.ts; worth a test/helpers/store.ts)
-
-interface LogEntry {
-  level: 'info' | 'warn';
-  obj: object;
-  msg: string | undefined;
-}
-
-function captureLog(): StoreLogger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  return {
-    entries,
-    info: (obj, msg) => void entries.push({ level: 'info', obj, msg }),
-    warn: (obj, msg) => void entries.push({ level: 'warn', obj, msg }),
-  };
-}
-
-const cleanups = new WeakMap<TestContext, Array<() => void>>();
-
-/** Cleanups run last-in first-out, so a store closes before its dir is removed. */
-function defer(t: TestContext, fn: () => void): void {
-  let stack = cleanups.get(t);
-  if (stack === undefined) {
-    const fns: Array<() => void> = [];
-    stack = fns;
-    cleanups.set(t, fns);
-    t.after(() => {
-      for (const f of fns.reverse()) f();
-    });
-  }
-  stack.push(fn);
-}
-
-function makeTempDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-task-store-'));
-  defer(t, () => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function setup(t: TestContext, log: StoreLogger = captureLog()): { store: Store; dir: string; file: string } {
-  const dir = makeTempDir(t);
-  const store = openStore(dir, log);
-  defer(t, () => store.close());
-  return { store, dir, file: path.join(dir, STORE_FILE_NAME) };
-}
-
-function openRaw(t: TestContext, file: string): Database.Database {
-  const db = new Database(file);
-  defer(t, () => db.close());
-  return db;
-}
 
 const T0 = 1_700_000_000_000;
 

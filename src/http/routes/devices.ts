@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { RcError } from '../../common/errors.js';
-import { schemaFileValidator } from '../../protocol/schemas.js';
+import { formatViolations, schemaFileValidator } from '../../protocol/schemas.js';
 import type { DeviceRecord } from '../../store/store.js';
 import { toApiDevice, toDeviceEventJson, toHeartbeatJson, type ApiDevice } from '../device-json.js';
 import { DEVICE_FILTER_PARAMS, PAGE_PARAMS, pageDevices, parseDeviceFilter, parseDevicePage } from '../device-query.js';
@@ -68,7 +68,7 @@ function parseDrainBody(body: unknown): DrainBody {
   if (body === undefined) return {};
   const violations = validateDrainBody(body);
   if (violations.length === 0) return body as DrainBody;
-  const message = violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ');
+  const message = formatViolations(violations);
   throw new RcError('RC_ERR_HTTP_BAD_REQUEST', `invalid body: ${message}`, { status: 400, details: violations });
 }
 

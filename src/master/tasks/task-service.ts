@@ -75,7 +75,7 @@ export class TaskService extends EventEmitter {
 
   /** Rebuild memory from the store (after a restart, `kill -9` included). */
   load(): void {
-    for (const device of this.#deps.registry.list()) this.#learnTypes(device.profile.task_types);
+    for (const device of this.#deps.registry.all()) this.#learnTypes(device.profile.task_types);
     for (const task of this.#deps.store.loadActiveTasks()) this.#active.track(task, task.created_at_ms);
     this.#deps.log.info({ active: this.#active.size, queued: this.#active.queue.size }, 'tasks loaded');
     this.scheduleDispatch();
@@ -286,7 +286,8 @@ export class TaskService extends EventEmitter {
   }
 
   #snapshots(): ReturnType<typeof toSnapshot>[] {
-    return this.#deps.registry.list().map((d) =>
+    // Every dispatch pass builds these; ties in placement break by device id, so no sort is needed.
+    return Array.from(this.#deps.registry.all(), (d) =>
       toSnapshot(d, {
         connected: this.#deps.isConnected(d.device_id),
         drained: this.#deps.registry.isDrained(d.device_id),

@@ -1,6 +1,6 @@
 import { RcError, type ErrorCode } from '../../common/errors.js';
 import { uuidv7 } from '../../common/uuidv7.js';
-import { schemaFileValidator } from '../../protocol/schemas.js';
+import { formatViolations, schemaFileValidator } from '../../protocol/schemas.js';
 import { validatePayload } from '../../protocol/task-payloads.js';
 import { validateRequirements } from '../../scheduler/requirements.js';
 import type { Priority, TaskRecord, TaskRequirements } from '../../store/store.js';
@@ -32,7 +32,7 @@ export type ParsedTaskSpec = Omit<TaskSpec, 'requirements'> & { requirements: Ta
 export function parseTaskSpec(body: unknown, knownTypes: ReadonlySet<string>, where = ''): ParsedTaskSpec {
   const violations = validateSubmitBody(body);
   if (violations.length > 0) {
-    throw invalid('RC_ERR_TASK_INVALID', `${where}task is invalid: ${violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ')}`, violations);
+    throw invalid('RC_ERR_TASK_INVALID', `${where}task is invalid: ${formatViolations(violations)}`, violations);
   }
   const spec = body as TaskSpec;
   if (!knownTypes.has(spec.task_type)) {
@@ -41,7 +41,7 @@ export function parseTaskSpec(body: unknown, knownTypes: ReadonlySet<string>, wh
   }
   const payload = validatePayload(spec.task_type, spec.payload ?? {});
   if (payload.violations.length > 0) {
-    const text = payload.violations.map((v) => `${v.path || '/'} ${v.message}`).join('; ');
+    const text = formatViolations(payload.violations);
     throw invalid('RC_ERR_TASK_PAYLOAD', `${where}payload does not fit task type ${spec.task_type}: ${text}`, payload.violations);
   }
   const { requirements, problems } = validateRequirements(spec.requirements ?? {});
