@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { Api, type Task } from '../helpers/api.js';
 import { startMaster, startWorker, tempDir, type RunningMaster } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
+import { isAlive } from '../helpers/process-state.js';
 
 interface Cluster {
   master: RunningMaster;
@@ -41,20 +42,6 @@ async function pidFrom(file: string): Promise<number> {
   }, 10_000, `pid in ${file}`);
 }
 
-/** Alive and not a zombie: in a container whose PID 1 never reaps, a killed orphan lingers as Z. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
 
 test('tasks through a real master and worker', async (t) => {
   const c = await cluster(t, [{ id: 'w1', maxTasks: 4 }]);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import { silentLogger } from '../../src/common/logger.js';
 import { TaskExecutor, utf8Prefix, type AssignData, type ProgressData, type ResultData } from '../../src/worker/executor.js';
 import { builtinTaskTypes } from '../../src/worker/tasks/index.js';
 import type { TaskContext, TaskOutcome, TaskTypeDefinition } from '../../src/worker/tasks/types.js';
 import { waitFor } from '../helpers/wait.js';
+import { isAlive } from '../helpers/process-state.js';
 
 /** A test-only task type that runs whatever the test hands it. */
 function scriptedType(name: string, run: (ctx: TaskContext) => Promise<TaskOutcome>): TaskTypeDefinition {
@@ -66,25 +66,6 @@ function started(h: Harness, id: string): boolean {
   return h.progress.some((p) => p.task_id === id && p.event === 'started');
 }
 
-/**
- * Whether `pid` still runs. A zombie counts as gone: it has exited and only
- * waits for a parent to reap it, which in some containers never happens
- * (their PID 1 does not reap orphans).
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
 /** The pids a script printed as `pid:<n>` lines, once there are `count` of them. */
 async function printedPids(h: Harness, id: string, count: number): Promise<number[]> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -9,6 +9,7 @@ import { createWorkDir, inheritedEnv, isSecretEnvName, removeWorkDir, WORK_DIR_P
 import { builtinTaskTypes } from '../../src/worker/tasks/index.js';
 import type { TaskContext, TaskOutcome, TaskTypeDefinition } from '../../src/worker/tasks/types.js';
 import { waitFor } from '../helpers/wait.js';
+import { isAlive } from '../helpers/process-state.js';
 
 /**
  * os.tmpdir() follows TMPDIR, so pointing it at a dir of this file's own
@@ -64,19 +65,6 @@ function assign(task_id: string, task_type: string, payload: Record<string, unkn
   return { task_id, attempt: 1, task_type, payload, timeout_s: 30, ...extra };
 }
 
-/** Whether `pid` still runs; a zombie counts as gone (see executor.test.ts). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
 /** Asserts that `dir` is a work dir the executor made: private, under the OS temp dir. */
 function assertWorkDir(dir: string | undefined): asserts dir is string {
