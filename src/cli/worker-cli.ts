@@ -8,6 +8,7 @@ import { loadOrCreateDeviceId } from '../worker/identity.js';
 import { createMetricsSampler } from '../worker/metrics.js';
 import { collectProfile } from '../worker/profile.js';
 import { WorkerCredentials } from '../worker/credentials.js';
+import { ResultOutbox } from '../worker/outbox.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { builtinTaskTypes, loadPlugins } from '../worker/tasks/index.js';
 import { Worker } from '../worker/worker.js';
@@ -32,7 +33,8 @@ function buildProgram(): Command {
     .option('--allow <types>', 'opt-in task types that run programs: exec,shell')
     .option('--plugins <dir>', 'load each *.js module in DIR as a task type')
     .option('--tls', 'connect over TLS, verifying the master against the system CAs')
-    .option('--tls-fingerprint <sha256>', 'connect over TLS and accept only this master certificate');
+    .option('--tls-fingerprint <sha256>', 'connect over TLS and accept only this master certificate')
+    .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running tasks may finish before they are given back (default 30)');
 }
 
 export function main(argv: readonly string[]): void {
@@ -65,6 +67,7 @@ async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, lo
     outputCapBytes: config.output_cap_bytes,
     maxLineBytes: config.max_line_bytes,
     log: log.child({ component: 'tasks' }),
+    outbox: ResultOutbox.open(config.data_dir, log.child({ component: 'outbox' })),
   });
 }
 
@@ -76,6 +79,7 @@ function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: st
     deviceId,
     runner,
     credentials: new WorkerCredentials(config.data_dir, config.token),
+    shutdownGraceMs: config.shutdown_grace_s * 1000,
     master: parseJoinAddress(join),
     collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: runner.taskTypes, dataDir: config.data_dir }),
     sampleMetrics: (active) => sampler.sample(active),

@@ -59,6 +59,7 @@ export interface WorkerConfig {
   output_cap_bytes: number;
   tls: boolean;
   tls_fingerprint: string | null;
+  shutdown_grace_s: number;
 }
 
 /** Where a setting may come from besides the config file. `flag` is the kebab-case long option without `--`. */
@@ -118,6 +119,7 @@ export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>>
   output_cap_bytes: { env: 'RC_OUTPUT_CAP' },
   tls: { flag: 'tls', env: 'RC_TLS' },
   tls_fingerprint: { flag: 'tls-fingerprint', env: 'RC_TLS_FINGERPRINT' },
+  shutdown_grace_s: { flag: 'shutdown-grace', env: 'RC_SHUTDOWN_GRACE' },
 };
 
 /** The JSON Schema subset used here; `Record<keyof T, …>` keeps schema keys and the interface in step. */
@@ -205,5 +207,6 @@ export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
     tls: { type: 'boolean' },
     // SHA-256 of the master's certificate, hex, colons optional (as rc-master prints it).
     tls_fingerprint: { type: 'string', nullable: true, pattern: '^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$' },
+    shutdown_grace_s: { type: 'number', minimum: 0, maximum: 86_400 },
   },
 };

@@ -77,6 +77,7 @@ export function workerDefaults(homeDir: string): Readonly<WorkerConfig> {
     output_cap_bytes: 1_048_576, // task output kept per task
     tls: false, // connect to the master over TLS (implied by tls_fingerprint)
     tls_fingerprint: null, // pin the master's certificate by its SHA-256
+    shutdown_grace_s: 30, // on SIGTERM, running tasks get this long before they are given back
   });
 }
 

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   RC_ERR_LIMIT_RATE: 'The peer sent messages faster than its rate limit; the connection is closed.',
   RC_ERR_LIMIT_REGISTER_TIMEOUT: 'The connection neither registered nor sent a valid query in time; it is closed.',
   RC_ERR_TASK_WORKER_CLOSING: 'The worker is shutting down and takes no new tasks.',
+  RC_ERR_SHUTTING_DOWN: 'The master is shutting down and accepts no new work; retry when it is back.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -82,6 +83,11 @@ export class StoreError extends RcError {
     super('RC_ERR_STORE', message, { status: 503, cause });
     this.name = 'StoreError';
   }
+}
+
+/** HTTP writes and new connections while the master stops (answered 503, retryable). */
+export function shuttingDown(): RcError {
+  return new RcError('RC_ERR_SHUTTING_DOWN', 'the master is shutting down; retry when it is back', { status: 503 });
 }
 
 export function isRcError(err: unknown): err is RcError {

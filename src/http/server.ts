@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
-import { isRcError } from '../common/errors.js';
+import { isRcError, shuttingDown } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { LogFeed } from '../master/log-feed.js';
 import type { MasterMetrics } from '../master/metrics.js';
@@ -37,6 +37,8 @@ export interface HttpDeps {
   revokeDevice(deviceId: string): void;
   /** Serve HTTPS with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
+  /** True once the master got SIGTERM: writes are refused with 503 (PROTOCOL §7.2). */
+  isStopping?: () => boolean;
 }
 
 /** The people-facing HTTP server: text, JSON, SSE and metrics. */
@@ -64,6 +66,12 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
     deps.metrics.countHttpError(code, status);
     return reply.status(status).send({ code, error: httpReason(status), message: err.message });
   });
+  const isStopping = deps.isStopping;
+  if (isStopping) {
+    app.addHook('onRequest', async (req) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && isStopping()) throw shuttingDown();
+    });
+  }
   if (deps.authReads) {
     const checkRead = requireApiToken(deps.apiToken);
     // /health stays open: container healthchecks carry no token.

@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { MasterConfig } from '../common/config.js';
@@ -39,6 +40,8 @@ export interface BoundPorts {
 }
 
 const PRUNE_EVERY_MS = 60 * 1000;
+/** On SIGTERM, how long worker connections may take to close after their last acks. */
+const CONNECTION_LINGER_MS = 1000;
 /** ~50 ms of SQLite work per slice measured here; slices yield to the event loop between them. */
 const PRUNE_SLICE_ROWS = 10_000;
 const PRUNE_MAX_SLICES = 100;
@@ -135,6 +138,7 @@ export class Master {
       writesPerMinute: cfg.http_writes_per_min,
       bodyLimitBytes: cfg.http_body_limit_bytes,
       revokeDevice: (id) => this.revokeDevice(id),
+      isStopping: () => this.#closing !== null,
       ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
@@ -222,13 +226,21 @@ export class Master {
     return this.#closing;
   }
 
+  /**
+   * PROTOCOL §7.2. The order matters: stop intake first, then commit what is
+   * pending while worker connections are still open (so the acks that waited
+   * for that commit reach their workers), and only then let connections go.
+   */
   async #closeSteps(): Promise<void> {
+    this.#log.info('master stopping');
     for (const t of this.#timers) clearInterval(t);
+    const tcpClosed = this.#stopListening();
     const steps: Array<[string, () => unknown]> = [
-      ['tcp', () => this.#closeTcp()],
+      ['tasks', () => this.tasks.close()],
+      ['connections', () => this.#endConnections()],
+      ['tcp', () => tcpClosed],
       ['http', () => this.#http?.close()],
       ['heartbeats', () => this.registry.flush()],
-      ['tasks', () => this.tasks.close()],
       ['store', () => this.#deps.store.close()],
     ];
     for (const [name, step] of steps) {
@@ -271,11 +283,19 @@ export class Master {
     this.#admitted.set(conn, ip);
   }
 
-  #closeTcp(): Promise<void> {
+  /** No new connections from here on; resolves once the last one is gone. */
+  #stopListening(): Promise<void> {
     const server = this.#tcp;
     if (!server) return Promise.resolve();
-    for (const conn of this.#connections) conn.destroy();
     return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  /** Flush and half-close every connection; cut what has not closed after a moment. */
+  async #endConnections(): Promise<void> {
+    for (const conn of this.#connections) conn.end();
+    const deadline = Date.now() + CONNECTION_LINGER_MS;
+    while (this.#connections.size > 0 && Date.now() < deadline) await sleep(20);
+    for (const conn of this.#connections) conn.destroy();
   }
 
   #attachDevice(deviceId: string, conn: Connection): void {

@@ -98,6 +98,9 @@ export interface HeartbeatMetrics {
   battery?: BatteryState | null;
   temperature_c?: number | null;
   active_tasks?: number;
+  /** The worker takes no new task now (PROTOCOL §5.2); `pause_reason` says why, for people. */
+  paused?: boolean;
+  pause_reason?: string | null;
   [key: string]: unknown;
 }
 

@@ -117,6 +117,12 @@ export class Session implements MasterLink {
     }, Math.max(100, intervalS * 1000));
   }
 
+  /** An extra heartbeat now, e.g. to say the worker is pausing. */
+  heartbeatNow(): void {
+    if (!this.#registered) return;
+    this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
+  }
+
   async #heartbeat(): Promise<void> {
     if (this.#unacked >= MAX_UNACKED_HEARTBEATS) {
       this.#deps.log.warn({ unacked: this.#unacked }, 'master stopped answering; reconnecting');
@@ -125,6 +131,8 @@ export class Session implements MasterLink {
     }
     this.#unacked++;
     const metrics = await this.#deps.sampleMetrics(this.#runner.executor.activeCount);
+    const pauseReason = this.#deps.pauseReason?.() ?? null;
+    if (pauseReason !== null) Object.assign(metrics, { paused: true, pause_reason: pauseReason });
     const reply = await this.request(createMessage('heartbeat', { device_id: this.#deps.deviceId, metrics }, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
     if (reply === null) return;
     this.#unacked = 0;

@@ -2,6 +2,7 @@ import type { Logger } from '../common/logger.js';
 import { createAck, createErrorFrame, createMessage } from '../protocol/codec.js';
 import { MASTER_ID, type Envelope, type MessageType, type TaskAssignData, type TaskCancelData } from '../protocol/types.js';
 import { TaskExecutor, type ProgressData, type ResultData } from './executor.js';
+import { outboxKey, ResultOutbox } from './outbox.js';
 import { fitResultToFrame, ProgressLimiter } from './result-fit.js';
 import type { TaskTypeDefinition } from './tasks/types.js';
 
@@ -24,24 +25,28 @@ export interface TaskRunnerOptions {
   /** The wire's line limit: a result frame must fit in it (PROTOCOL §2.2). */
   maxLineBytes: number;
   log: Logger;
+  /** Where finished results wait for the master's ack; in memory when omitted. */
+  outbox?: ResultOutbox;
 }
 
 /**
  * Bridges the master's task messages and the executor. Results are kept in
- * an outbox until the master acknowledges them (it stores before it acks),
- * so a result finished while the master was unreachable is delivered after
- * the next register.
+ * an outbox (on disk, see outbox.ts) until the master acknowledges them (it
+ * stores before it acks), so a result finished while the master was
+ * unreachable, or before the worker restarted, is delivered after the next
+ * register.
  */
 export class TaskRunner {
   readonly executor: TaskExecutor;
   readonly #opts: TaskRunnerOptions;
-  readonly #outbox = new Map<string, ResultData>();
+  readonly #outbox: ResultOutbox;
   readonly #delivering = new Set<string>();
   #link: MasterLink | null = null;
   readonly #progressLimiter = new ProgressLimiter();
 
   constructor(opts: TaskRunnerOptions) {
     this.#opts = opts;
+    this.#outbox = opts.outbox ?? ResultOutbox.inMemory();
     this.executor = new TaskExecutor({
       maxTasks: opts.maxTasks,
       types: opts.types,
@@ -67,6 +72,7 @@ export class TaskRunner {
   attach(link: MasterLink | null): void {
     this.#link = link;
     if (link) for (const key of this.#outbox.keys()) void this.#deliver(key);
+
   }
 
   onAssign(msg: Envelope<'task_assign', TaskAssignData>, link: MasterLink): void {
@@ -100,10 +106,15 @@ export class TaskRunner {
   }
 
   #queueResult(r: ResultData): void {
-    const key = `${r.task_id}#${r.attempt}`;
     this.#progressLimiter.forget(r.task_id);
-    this.#outbox.set(key, fitResultToFrame(r, this.#opts.maxLineBytes));
-    void this.#deliver(key);
+    const result = fitResultToFrame(r, this.#opts.maxLineBytes);
+    try {
+      this.#outbox.put(result);
+    } catch (err) {
+      // A full or broken disk must not stop the worker: the result is still held in memory and sent.
+      this.#opts.log.error({ err, task_id: r.task_id }, 'outbox: could not write the result to disk');
+    }
+    void this.#deliver(outboxKey(result));
   }
 
   async #deliver(key: string): Promise<void> {
@@ -114,14 +125,14 @@ export class TaskRunner {
     try {
       const reply = await link.request(createMessage('task_result', result, { sender: this.#opts.deviceId, receiver: MASTER_ID }));
       if (reply?.message_type === 'ack') {
-        this.#outbox.delete(key);
+        this.#forget(key);
         return;
       }
       const code = reply?.data['code'];
       if (typeof code === 'string' && PERMANENT_REFUSALS.has(code)) {
         // Sending the same frame again cannot succeed: keep the worker healthy and say so loudly.
         this.#opts.log.error({ key, reply: reply?.data }, 'result refused as malformed; dropping it');
-        this.#outbox.delete(key);
+        this.#forget(key);
         return;
       }
       this.#opts.log.warn({ key, reply: reply?.data ?? 'no reply' }, 'result not acknowledged; will resend');
@@ -130,6 +141,15 @@ export class TaskRunner {
       if (this.#link === link) setTimeout(() => void this.#deliver(key), RESEND_AFTER_MS).unref();
     } finally {
       this.#delivering.delete(key);
+    }
+  }
+
+  #forget(key: string): void {
+    try {
+      this.#outbox.remove(key);
+    } catch (err) {
+      // Worst case the result is sent again after a restart; the master acks duplicates (§11).
+      this.#opts.log.warn({ err, key }, 'outbox: could not record the ack on disk');
     }
   }
 }

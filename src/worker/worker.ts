@@ -23,6 +23,8 @@ export interface WorkerDeps {
   sampleMetrics(activeTasks: number): Promise<HeartbeatMetrics>;
   runner: TaskRunner;
   credentials: WorkerCredentials;
+  /** Why this device takes no new task now (e.g. a power policy), or null; sent in heartbeats. */
+  pauseReason?: () => string | null;
   /** SIGTERM waits this long for running tasks before giving them back. */
   shutdownGraceMs?: number;
   random?: () => number;
@@ -56,6 +58,7 @@ export class Worker extends EventEmitter {
   #session: Session | null = null;
   #loop: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
+  #stopping = false;
 
   constructor(deps: WorkerDeps) {
     super();
@@ -78,7 +81,12 @@ export class Worker extends EventEmitter {
   }
 
   async #closeSteps(): Promise<void> {
-    await this.#deps.runner.executor.close(this.#deps.shutdownGraceMs ?? 0);
+    this.#stopping = true;
+    // Say so at once, so the master stops assigning here while running tasks finish.
+    this.#session?.heartbeatNow();
+    const grace = this.#deps.shutdownGraceMs ?? 0;
+    if (this.#deps.runner.executor.activeCount > 0) this.#deps.log.info({ grace_s: grace / 1000 }, 'stopping: waiting for running tasks');
+    await this.#deps.runner.executor.close(grace);
     await this.#deps.runner.flush(RESULT_FLUSH_MS);
     this.#abort.abort();
     this.#session?.close();
@@ -112,13 +120,18 @@ export class Worker extends EventEmitter {
       this.#deps.log[level]({ err, host, port }, 'connect failed');
       return 'unreachable';
     }
-    const session = new Session(stream, this.#deps, this.#deps.runner, (s) => this.#setStatus(s));
+    const deps = { ...this.#deps, pauseReason: () => this.#pauseReason() };
+    const session = new Session(stream, deps, this.#deps.runner, (s) => this.#setStatus(s));
     this.#session = session;
     if (this.#abort.signal.aborted) session.close();
     const registered = await session.done;
     this.#session = null;
     if (registered) return 'registered';
     return session.refused ? 'refused' : 'unreachable';
+  }
+
+  #pauseReason(): string | null {
+    return this.#stopping ? 'shutting down' : (this.#deps.pauseReason?.() ?? null);
   }
 
   #backoff(): { baseMs: number; maxMs: number } {

@@ -99,9 +99,9 @@ export class SseConnection {
     this.#finish('ended', null);
   }
 
-  /** The master is stopping: end the response now. */
+  /** The master is stopping: say so (clients reconnect with Last-Event-ID), then end the response. */
   close(): void {
-    this.#finish('shutdown', null);
+    this.#finish('shutdown', 'event: shutdown\ndata: {"reason":"master stopping"}\n\n');
   }
 
   #writeEvent(id: number, frame: string): void {

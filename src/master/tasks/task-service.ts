@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../common/clock.js';
-import { RcError, type RcError as RcErrorType } from '../../common/errors.js';
+import { RcError, shuttingDown, type RcError as RcErrorType } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { createMessage } from '../../protocol/codec.js';
 import { BUILTIN_TASK_TYPES } from '../../protocol/task-payloads.js';
@@ -97,6 +97,7 @@ export class TaskService extends EventEmitter {
 
   /** Validate every body, then insert all new tasks in ONE transaction. */
   submit(bodies: readonly unknown[]): TaskRecord[] {
+    if (this.#closed) throw shuttingDown();
     const now = this.#deps.clock.now();
     const specs = bodies.map((b, i) => parseTaskSpec(b, this.#knownTypes, bodies.length > 1 ? `task [${i}]: ` : ''));
     specs.forEach((spec, i) => this.#checkPayloadSize(spec.payload, bodies.length > 1 ? `task [${i}]: ` : ''));
