@@ -7,7 +7,7 @@ import { LogFeed } from '../master/log-feed.js';
 import { Master } from '../master/master.js';
 import { JOIN_TOKEN_FILE, writeNewSecret } from '../master/secrets.js';
 import { join } from 'node:path';
-import { openStore } from '../store/index.js';
+import { backupDatabase, openStore, STORE_FILE_NAME } from '../store/index.js';
 import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
 
 /** Flags only; defaults live in the config module so that the layering is in one place. */
@@ -34,7 +34,8 @@ function buildProgram(): Command {
     .option('--max-connections <n>', 'wire connections at once (default 20000)')
     .option('--tls-cert <file>', 'PEM certificate: serve TLS on the worker port and HTTP')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .option('--auth-reads', 'HTTP reads need the API token too (all but /health)');
+    .option('--auth-reads', 'HTTP reads need the API token too (all but /health)')
+    .option('--store-max-size <MiB>', 'cap the database size; writes beyond it fail like on a full disk (default: no cap)');
 }
 
 export function main(argv: readonly string[]): void {
@@ -47,7 +48,30 @@ export function main(argv: readonly string[]): void {
     .option('--data-dir <dir>', 'the master\'s data dir (default ./data)')
     .option('--config <file>', 'JSON config file')
     .action((opts: Record<string, unknown>) => runMain('rc-master', async () => rotateToken(givenOptions(opts))));
+  program
+    .command('backup <file>')
+    .description('write an online, consistent copy of the database to FILE (the master may keep running)')
+    .option('--data-dir <dir>', 'the master\'s data dir (default ./data)')
+    .option('--config <file>', 'JSON config file')
+    .option('--force', 'overwrite FILE if it exists')
+    .action((file: string, opts: Record<string, unknown>) => runMain('rc-master', () => backup(file, givenOptions(opts))));
   program.parse(argv as string[]);
+}
+
+async function backup(file: string, flags: Record<string, unknown>): Promise<void> {
+  const { force, ...rest } = flags;
+  const config = resolveMasterConfig({ flags: rest, env: process.env, configPath: rest['config'] as string | undefined });
+  const source = join(config.data_dir, STORE_FILE_NAME);
+  const showProgress = process.stderr.isTTY === true;
+  const summary = await backupDatabase(source, file, {
+    force: force === true,
+    onProgress: ({ totalPages, remainingPages }) => {
+      if (showProgress) process.stderr.write(`\rbacking up: ${Math.round((100 * (totalPages - remainingPages)) / Math.max(1, totalPages))}%`);
+    },
+  });
+  if (showProgress) process.stderr.write('\n');
+  const mb = (summary.bytes / 1024 / 1024).toFixed(1);
+  process.stdout.write(`backup written: ${summary.file}  ${mb} MiB  ${summary.tasks} tasks  ${summary.devices} devices  quick_check ok\n`);
 }
 
 /** Devices already enrolled prove their own secret, so only new joins need the new token. */
@@ -71,7 +95,8 @@ async function startMaster(flags: Record<string, unknown>): Promise<void> {
     { level: 'trace', stream: logs },
   ]);
   const log = createLogger({ level: config.log_level, name: 'rc-master', destination });
-  const store = openStore(config.data_dir, log.child({ component: 'store' }));
+  const maxSizeBytes = config.store_max_size_mb === null ? null : config.store_max_size_mb * 1024 * 1024;
+  const store = openStore(config.data_dir, log.child({ component: 'store' }), { maxSizeBytes });
   const master = new Master({ config, store, log, logs });
   onShutdownSignal(() => master.close());
   try {

@@ -19,6 +19,9 @@ export interface MasterConfig {
   heartbeat_interval_s: number;
   offline_after_s: number;
   lost_after_s: number;
+  store_max_size_mb: number | null;
+  flap_window_s: number;
+  flap_threshold: number;
   heartbeat_retention_s: number;
   max_line_bytes: number;
   join_token: string | null;
@@ -78,6 +81,9 @@ export const MASTER_SOURCES: Readonly<Record<keyof MasterConfig, SettingSource>>
   heartbeat_interval_s: { flag: 'heartbeat-interval', env: 'RC_HEARTBEAT_INTERVAL' },
   offline_after_s: { flag: 'offline-after', env: 'RC_OFFLINE_AFTER' },
   lost_after_s: { flag: 'lost-after', env: 'RC_LOST_AFTER' },
+  store_max_size_mb: { flag: 'store-max-size', env: 'RC_STORE_MAX_SIZE' },
+  flap_window_s: { env: 'RC_FLAP_WINDOW' },
+  flap_threshold: { env: 'RC_FLAP_THRESHOLD' },
   heartbeat_retention_s: { env: 'RC_HEARTBEAT_RETENTION' },
   max_line_bytes: { flag: 'max-line-bytes', env: 'RC_MAX_LINE_BYTES' },
   join_token: { flag: 'join-token', env: 'RC_JOIN_TOKEN' },
@@ -160,6 +166,9 @@ export const MASTER_SCHEMA: ConfigSchema<MasterConfig> = {
     heartbeat_interval_s: { type: 'number', minimum: 0.2, maximum: 3600 },
     offline_after_s: { type: 'number', exclusiveMinimum: 0 },
     lost_after_s: { type: 'number', exclusiveMinimum: 0 },
+    store_max_size_mb: { type: 'number', nullable: true, minimum: 1 },
+    flap_window_s: { type: 'number', minimum: 1, maximum: 604_800 },
+    flap_threshold: { type: 'integer', minimum: 1, maximum: 1000 },
     heartbeat_retention_s: { type: 'integer', minimum: 60 },
     max_line_bytes: MAX_LINE_BYTES,
     join_token: TOKEN,

@@ -35,6 +35,9 @@ export const MASTER_DEFAULTS: Readonly<MasterConfig> = Object.freeze({
   heartbeat_interval_s: 15,
   offline_after_s: 60,
   lost_after_s: 120,
+  store_max_size_mb: null, // cap on the database size; null = as big as the disk allows
+  flap_window_s: 600, // connection drops are counted over this window…
+  flap_threshold: 3, // …and this many make a device `unstable`
   heartbeat_retention_s: 86_400, // 1 day
   max_line_bytes: 1_048_576, // 1 MiB per NDJSON frame
   join_token: null, // null = any worker may join

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   RC_ERR_NOT_FOUND: 'The requested device or resource does not exist.',
   RC_ERR_INTERNAL: 'The peer failed while handling a valid message; it stays up.',
   RC_ERR_STORE: 'The store could not read or write; nothing acknowledged was lost.',
+  RC_ERR_STORE_CORRUPT: 'The database file failed its integrity check at startup; restore a backup.',
   RC_ERR_CONFIG: 'A configuration value (file, environment or flag) is invalid.',
   RC_ERR_HTTP_BAD_REQUEST: 'An HTTP request is malformed or has invalid parameters.',
   RC_ERR_TASK_INVALID: 'A submitted task has a missing, unknown or mistyped field.',

@@ -9,6 +9,9 @@ export interface ApiDevice extends DeviceView {
   drained: boolean;
   /** Tasks assigned to or running on it now. */
   active_tasks: number;
+  /** Connection drops within the flap window, and whether they make it `unstable`. */
+  flaps: number;
+  unstable: boolean;
 }
 
 export function toApiDevice(device: DeviceRecord, deps: { registry: DeviceRegistry; tasks: TaskService }): ApiDevice {
@@ -16,6 +19,8 @@ export function toApiDevice(device: DeviceRecord, deps: { registry: DeviceRegist
     ...toDeviceView(device, deps.registry.isConnected(device.device_id)),
     drained: deps.registry.isDrained(device.device_id),
     active_tasks: deps.tasks.activeCountOn(device.device_id),
+    flaps: deps.registry.flapCount(device.device_id),
+    unstable: deps.registry.isUnstable(device.device_id),
   };
 }
 

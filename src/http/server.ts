@@ -79,8 +79,10 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
       if (req.method === 'GET' && req.url !== '/health') await checkRead(req);
     });
   }
+  // 200 even while the store fails: restarting the master would not fix a full disk (no crash loop).
   app.get('/health', async () => ({
     status: 'ok',
+    store: deps.tasks.storeWritable ? 'ok' : 'failing',
     version: deps.version,
     uptime_s: Math.round((Date.now() - deps.startedAtMs) / 1000),
   }));

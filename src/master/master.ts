@@ -80,6 +80,7 @@ export class Master {
       log: deps.log.child({ component: 'registry' }),
       heartbeatIntervalMs: cfg.heartbeat_interval_s * 1000,
       offlineAfterMs: cfg.offline_after_s * 1000,
+      flaps: { windowMs: cfg.flap_window_s * 1000, threshold: cfg.flap_threshold },
     });
     this.tasks = new TaskService({
       store: deps.store,

@@ -106,6 +106,10 @@ export class MasterMetrics {
       registers,
     });
 
+    this.#gauge('rc_store_writable', 'Whether the last task commit to the store succeeded (1) or commits are failing and being retried (0).', [], (g) => {
+      g.set(deps.tasks.storeWritable ? 1 : 0);
+    });
+
     // ---- wire
     this.#gauge('rc_wire_connections', 'Open wire (TCP) connections.', [], (g) => g.set(deps.openConnections()));
     this.#wireMessages = new Counter({ name: 'rc_wire_messages_total', help: 'Wire messages received, by message_type.', labelNames: ['type'] as const, registers });

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceEventRow, DeviceProfile, DeviceRecord, DeviceState, HeartbeatRow, Store } from '../store/store.js';
+import { FlapTracker, type FlapOptions } from './flap-tracker.js';
 import { deriveState, type LivenessOptions } from './liveness.js';
 
 export interface RegistryOptions extends LivenessOptions {
@@ -12,7 +13,12 @@ export interface RegistryOptions extends LivenessOptions {
   heartbeatBatchSize?: number;
   /** …or after this long, whichever comes first. */
   heartbeatFlushMs?: number;
+  /** When a device counts as unstable (issue #6); default 3 drops in 10 minutes. */
+  flaps?: FlapOptions;
 }
+
+/** A heartbeat's pause_reason when the worker stops on purpose (PROTOCOL §7.2): not a flap. */
+const STOPPING_REASON = 'shutting down';
 
 export interface DeviceFilter {
   state?: DeviceState | 'all';
@@ -63,6 +69,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #connected = new Set<string>();
   readonly #drained = new Set<string>();
+  readonly #flapOpts: FlapOptions;
+  readonly #flaps: FlapTracker;
   readonly #opts: RegistryOptions;
   #pendingHeartbeats: HeartbeatRow[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
@@ -70,6 +78,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   constructor(opts: RegistryOptions) {
     super();
     this.#opts = opts;
+    this.#flapOpts = opts.flaps ?? { windowMs: 600_000, threshold: 3 };
+    this.#flaps = new FlapTracker(this.#flapOpts);
   }
 
   /** Load devices from the store. After a restart nobody has proven to be alive; drained ones stay drained. */
@@ -146,7 +156,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       first_seen_ms: previous?.first_seen_ms ?? now,
       last_seen_ms: now,
       registered_at_ms: now,
-      last_metrics: previous?.last_metrics ?? null,
+      last_metrics: withoutPause(previous?.last_metrics ?? null),
     };
     this.#opts.store.upsertDevice(device);
     this.#devices.set(deviceId, device);
@@ -173,7 +183,26 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     if (connected) this.#connected.add(deviceId);
     else this.#connected.delete(deviceId);
     const kind = connected ? 'connected' : 'disconnected';
-    this.#recordEvents([{ device_id: deviceId, ts_ms: this.#opts.clock.now(), kind, detail: {} }]);
+    const now = this.#opts.clock.now();
+    this.#recordEvents([{ device_id: deviceId, ts_ms: now, kind, detail: {} }]);
+    if (!connected) this.#countDrop(deviceId, now);
+  }
+
+  /** Connection drops within the flap window (a worker stopping on purpose does not count). */
+  flapCount(deviceId: string): number {
+    return this.#flaps.count(deviceId, this.#opts.clock.now());
+  }
+
+  isUnstable(deviceId: string): boolean {
+    return this.#flaps.isUnstable(deviceId, this.#opts.clock.now());
+  }
+
+  #countDrop(deviceId: string, now: number): void {
+    if (this.#devices.get(deviceId)?.last_metrics?.['pause_reason'] === STOPPING_REASON) return;
+    if (!this.#flaps.recordDrop(deviceId, now)) return;
+    const drops = this.#flaps.count(deviceId, now);
+    this.#recordEvents([{ device_id: deviceId, ts_ms: now, kind: 'unstable', detail: { drops, window_s: this.#flapOpts.windowMs / 1000 } }]);
+    this.#opts.log.warn({ device_id: deviceId, drops }, 'device connection keeps dropping; marked unstable');
   }
 
   /** Re-derive every device's state; persist and return what changed. */
@@ -241,4 +270,11 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       this.#flushTimer.unref();
     }
   }
+}
+
+/** A pause is the state of one run of the worker: a fresh register starts unpaused until it says otherwise. */
+function withoutPause(metrics: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (metrics === null || !('paused' in metrics || 'pause_reason' in metrics)) return metrics;
+  const { paused: _paused, pause_reason: _reason, ...rest } = metrics;
+  return rest;
 }

@@ -33,15 +33,20 @@ export function scoreDevice(d: DeviceSnapshot, w: PlacementWeights): number {
   );
 }
 
-/** Whether `a` (score sa) beats `b` (score sb): score, then least recently assigned, then id. */
+/**
+ * Whether `a` (score sa) beats `b` (score sb): a stable device beats an
+ * unstable one whatever the scores (a task on a flapping link may sit on a
+ * device that is gone for minutes); then score, least recently assigned, id.
+ */
 function isBetter(a: DeviceSnapshot, sa: number, b: DeviceSnapshot, sb: number): boolean {
+  if (a.unstable !== b.unstable) return !a.unstable;
   if (Math.abs(sa - sb) > SCORE_EPSILON) return sa > sb;
   if (a.last_assigned_ms !== b.last_assigned_ms) return a.last_assigned_ms < b.last_assigned_ms;
   return a.device_id < b.device_id;
 }
 
 /**
- * The best of already-filtered candidates: the highest score; a tie (within
+ * The best of already-filtered candidates: stable before unstable, then the highest score; a tie (within
  * 1e-9) goes to the device given a task least recently, then to the smaller
  * device_id so the choice never depends on input order. Null when empty.
  */

@@ -9,6 +9,8 @@ export interface DeviceSnapshot {
   state: DeviceState;
   /** Drained by an operator: gets no new tasks, running ones finish. */
   drained: boolean;
+  /** Its connection dropped repeatedly of late: placement prefers stable devices. */
+  unstable: boolean;
   /** Paused by the device itself (battery, heat); `pause_reason` says why. */
   paused: boolean;
   pause_reason: string | null;

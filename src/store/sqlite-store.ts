@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { CredentialTables } from './credential-tables.js';
 import type { DeviceCredential } from './store.js';
-import { StoreError } from '../common/errors.js';
+import { RcError, StoreError } from '../common/errors.js';
 import { parseJsonObject, type JsonObject } from './json-column.js';
 import { applyMigrations } from './migrations.js';
 import type {
@@ -32,6 +32,8 @@ export interface SqliteStoreOptions {
   /** Path of the database file. It must be on a local filesystem (WAL needs shared memory). */
   file: string;
   log?: StoreLogger;
+  /** Cap on the database size (PRAGMA max_page_count); writes beyond it fail with SQLITE_FULL. */
+  maxSizeBytes?: number | null;
 }
 
 type StateChange = { device_id: string; state: DeviceState };
@@ -123,7 +125,7 @@ export class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     this.file = opts.file;
     this.log = opts.log ?? NOOP_LOG;
-    this.db = openDatabase(opts.file, this.log);
+    this.db = openDatabase(opts.file, this.log, opts.maxSizeBytes ?? null);
     try {
       this.q = prepareQueries(this.db);
       this.batch = prepareBatches(this.db, this.q);
@@ -313,17 +315,47 @@ function describeError(err: unknown): string {
   return `${code}: ${err.message}`;
 }
 
-function openDatabase(file: string, log: StoreLogger): Database.Database {
+function openDatabase(file: string, log: StoreLogger, maxSizeBytes: number | null): Database.Database {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    checkIntegrity(db, file);
     configure(db);
+    if (maxSizeBytes !== null) capSize(db, maxSizeBytes);
     applyMigrations(db, { log });
     return db;
   } catch (err) {
     db?.close();
+    if (isCorruption(err)) throw corruptStore(file, describeError(err));
     throw toStoreError(`opening store ${file}`, err);
   }
+}
+
+/** PRAGMA quick_check before anything writes: a damaged file is reported, never built upon. */
+function checkIntegrity(db: Database.Database, file: string): void {
+  const problems = db.prepare<[], string>(SQL.quickCheck).pluck().all();
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  const shown = problems.slice(0, 5).join('; ');
+  throw corruptStore(file, `quick_check found ${problems.length} problem(s): ${shown}`);
+}
+
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
+}
+
+function corruptStore(file: string, what: string): RcError {
+  return new RcError(
+    'RC_ERR_STORE_CORRUPT',
+    `the database ${file} is damaged (${what}). The master will not start on it. ` +
+      'Restore the latest backup (README: "Backup and restore"), or move the file (and its -wal/-shm files) away to start with an empty cluster.',
+    { status: 503 },
+  );
+}
+
+function capSize(db: Database.Database, maxSizeBytes: number): void {
+  const pageSize = Number(db.pragma('page_size', { simple: true }));
+  db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxSizeBytes / pageSize))}`);
 }
 
 function configure(db: Database.Database): void {

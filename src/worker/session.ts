@@ -117,10 +117,10 @@ export class Session implements MasterLink {
     }, Math.max(100, intervalS * 1000));
   }
 
-  /** An extra heartbeat now, e.g. to say the worker is pausing. */
-  heartbeatNow(): void {
-    if (!this.#registered) return;
-    this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
+  /** An extra heartbeat now, e.g. to say the worker is pausing; resolves once answered (or not). */
+  heartbeatNow(): Promise<void> {
+    if (!this.#registered) return Promise.resolve();
+    return this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
   }
 
   async #heartbeat(): Promise<void> {

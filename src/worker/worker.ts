@@ -42,6 +42,8 @@ const RETRY_MESSAGES: Record<SessionOutcome, string> = {
   unreachable: 'master unreachable; retrying',
 };
 
+/** On SIGTERM, how long the "shutting down" heartbeat may wait for its answer. */
+const PAUSE_NOTICE_MS = 2_000;
 /** On SIGTERM, how long results may take to reach the master before we go. */
 const RESULT_FLUSH_MS = 5_000;
 
@@ -82,8 +84,10 @@ export class Worker extends EventEmitter {
 
   async #closeSteps(): Promise<void> {
     this.#stopping = true;
-    // Say so at once, so the master stops assigning here while running tasks finish.
-    this.#session?.heartbeatNow();
+    // Say so first, so the master stops assigning here (and does not count the
+    // disconnect as a flap); a master that does not answer soon is not waited for.
+    const told = this.#session?.heartbeatNow() ?? Promise.resolve();
+    await Promise.race([told, sleep(PAUSE_NOTICE_MS)]);
     const grace = this.#deps.shutdownGraceMs ?? 0;
     if (this.#deps.runner.executor.activeCount > 0) this.#deps.log.info({ grace_s: grace / 1000 }, 'stopping: waiting for running tasks');
     await this.#deps.runner.executor.close(grace);

@@ -10,7 +10,7 @@ const NOW = 1_800_000_000_000;
 
 function device(id: string, over: Partial<DeviceSnapshot> = {}): DeviceSnapshot {
   return {
-    device_id: id, state: 'online', drained: false, paused: false, pause_reason: null, connected: true,
+    device_id: id, state: 'online', drained: false, unstable: false, paused: false, pause_reason: null, connected: true,
     role: 'worker', tags: [], platform: 'linux', arch: 'arm64', cpu_count: 4, memory_total_gb: 4, storage_total_gb: 32, gpu: false,
     task_types: ['echo', 'exec'], max_tasks: 2, active_tasks: 0,
     cpu_usage: 10, memory_usage: 10, battery_percent: null, charging: null, health: 1, last_assigned_ms: 0,

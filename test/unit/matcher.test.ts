@@ -7,7 +7,7 @@ import type { TaskRequirements } from '../../src/store/store.js';
 /** A Pi on mains power that fits most tasks; each case overrides what it tests. */
 function device(over: Partial<DeviceSnapshot> = {}): DeviceSnapshot {
   return {
-    device_id: 'pi-1', state: 'online', drained: false, paused: false, pause_reason: null, connected: true,
+    device_id: 'pi-1', state: 'online', drained: false, unstable: false, paused: false, pause_reason: null, connected: true,
     role: 'worker', tags: ['python', 'camera'], platform: 'linux', arch: 'arm64',
     cpu_count: 4, memory_total_gb: 4, storage_total_gb: 32, gpu: false,
     task_types: ['echo', 'exec'], max_tasks: 2, active_tasks: 0,

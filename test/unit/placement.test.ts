@@ -5,7 +5,7 @@ import { DEFAULT_WEIGHTS, type DeviceSnapshot, type PlacementWeights } from '../
 
 function device(id: string, over: Partial<DeviceSnapshot> = {}): DeviceSnapshot {
   return {
-    device_id: id, state: 'online', drained: false, paused: false, pause_reason: null, connected: true,
+    device_id: id, state: 'online', drained: false, unstable: false, paused: false, pause_reason: null, connected: true,
     role: 'worker', tags: [], platform: 'linux', arch: 'arm64', cpu_count: 4, memory_total_gb: 4, storage_total_gb: 32, gpu: false,
     task_types: ['echo'], max_tasks: 4, active_tasks: 0,
     cpu_usage: 0, memory_usage: 0, battery_percent: null, charging: null, health: 1, last_assigned_ms: 0,
@@ -54,6 +54,16 @@ describe('scoreDevice', () => {
 describe('pickDevice', () => {
   test('no candidates → null', () => {
     assert.equal(pickDevice([], DEFAULT_WEIGHTS), null);
+  });
+
+  test('a stable device beats an unstable one even with a worse score; among unstable ones the score decides', () => {
+    const flappingIdle = device('a-flapping', { unstable: true, cpu_usage: 0 });
+    const stableBusy = device('z-stable', { cpu_usage: 95, memory_usage: 90 });
+    assert.equal(pickDevice([flappingIdle, stableBusy], DEFAULT_WEIGHTS)?.device_id, 'z-stable');
+    assert.equal(pickDevice([stableBusy, flappingIdle], DEFAULT_WEIGHTS)?.device_id, 'z-stable');
+    const flappingBusy = device('b-flapping', { unstable: true, cpu_usage: 95 });
+    assert.equal(pickDevice([flappingBusy, flappingIdle], DEFAULT_WEIGHTS)?.device_id, 'a-flapping');
+    assert.equal(pickDevice([flappingBusy], DEFAULT_WEIGHTS)?.device_id, 'b-flapping', 'an unstable device is still used when it is the only one');
   });
 
   test('picks the highest score whatever the input order', () => {

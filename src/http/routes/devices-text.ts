@@ -7,19 +7,27 @@ import { CONTENT_TYPES, renderTable, type Column, type TableFormat } from '../re
 
 const PARAMS = [...DEVICE_FILTER_PARAMS, 'limit', 'format'];
 
+/** What the device table needs to know beyond the record. */
+export interface DeviceFlags {
+  isDrained(deviceId: string): boolean;
+  isUnstable(deviceId: string): boolean;
+}
+
 /**
- * One line per device (issue: /text/devices). For people, a drained device's
- * STATUS reads `online,drained`; the machine formats keep `status` the
- * liveness state alone and add a boolean `drained`, so programs that compare
- * `status` to `online` keep working.
+ * One line per device (issue: /text/devices). For people, STATUS adds the
+ * flags to the liveness state: `online,drained`, `online,unstable`; the
+ * machine formats keep `status` the liveness state alone and add booleans
+ * `drained` and `unstable`, so programs that compare `status` to `online`
+ * keep working.
  */
-export function deviceColumns(isDrained: (deviceId: string) => boolean, format: TableFormat): Column<DeviceRecord>[] {
+export function deviceColumns(flags: DeviceFlags, format: TableFormat): Column<DeviceRecord>[] {
   const status: Column<DeviceRecord>[] =
     format === 'text'
-      ? [{ header: 'STATUS', key: 'status', value: (d) => (isDrained(d.device_id) ? `${d.state},drained` : d.state) }]
+      ? [{ header: 'STATUS', key: 'status', value: (d) => statusText(d, flags) }]
       : [
           { header: 'STATUS', key: 'status', value: (d) => d.state },
-          { header: 'DRAINED', key: 'drained', value: (d) => isDrained(d.device_id) },
+          { header: 'DRAINED', key: 'drained', value: (d) => flags.isDrained(d.device_id) },
+          { header: 'UNSTABLE', key: 'unstable', value: (d) => flags.isUnstable(d.device_id) },
         ];
   return [
     { header: 'DEVICE', key: 'device_id', value: (d) => d.device_id },
@@ -33,6 +41,13 @@ export function deviceColumns(isDrained: (deviceId: string) => boolean, format: 
     { header: 'MEM%', key: 'memory_usage', value: (d) => fixed(metric(d, 'memory_usage'), 1), alignRight: true, decimals: 1 },
     { header: 'LAST_SEEN', key: 'last_seen', value: (d) => new Date(d.last_seen_ms).toISOString() },
   ];
+}
+
+function statusText(d: DeviceRecord, flags: DeviceFlags): string {
+  const parts: string[] = [d.state];
+  if (flags.isDrained(d.device_id)) parts.push('drained');
+  if (flags.isUnstable(d.device_id)) parts.push('unstable');
+  return parts.join(',');
 }
 
 function metric(d: DeviceRecord, key: string): number | null {
@@ -52,7 +67,7 @@ export function registerDevicesText(app: FastifyInstance, registry: DeviceRegist
     const filter = parseDeviceFilter(req.query);
     const limit = intParam(req.query, 'limit', { min: 1, max: MAX_PAGE_SIZE });
     const rows = registry.list(filter).slice(0, limit);
-    const columns = deviceColumns((id) => registry.isDrained(id), format);
+    const columns = deviceColumns(registry, format);
     return reply.type(CONTENT_TYPES[format]).send(renderTable(columns, rows, format));
   });
 }

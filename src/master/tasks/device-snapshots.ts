@@ -4,6 +4,7 @@ import type { DeviceRecord } from '../../store/store.js';
 export interface SnapshotFacts {
   connected: boolean;
   drained: boolean;
+  unstable: boolean;
   active_tasks: number;
   health: number;
   last_assigned_ms: number;
@@ -19,6 +20,7 @@ export function toSnapshot(device: DeviceRecord, facts: SnapshotFacts): DeviceSn
     device_id: device.device_id,
     state: device.state,
     drained: facts.drained,
+    unstable: facts.unstable,
     paused: m['paused'] === true,
     pause_reason: pauseReason,
     connected: facts.connected,

@@ -141,7 +141,7 @@ export class TaskService extends EventEmitter {
   }
 
   list(filter: TaskListFilter): TaskRecord[] {
-    this.#commit.flush();
+    this.#flushIfPossible();
     return this.#deps.store.listTasks(filter).map((t) => this.#active.get(t.task_id) ?? this.#finalUnsaved.get(t.task_id) ?? t);
   }
 
@@ -245,6 +245,20 @@ export class TaskService extends EventEmitter {
     if (this.#active.queue.size > 0) this.scheduleDispatch();
   }
 
+  /** Reads should see recent changes, but a store refusing writes must not stop reads: memory overlays them. */
+  #flushIfPossible(): void {
+    try {
+      this.#commit.flush();
+    } catch {
+      // Kept for the commit buffer's retry, which logs it.
+    }
+  }
+
+  /** False while task commits fail (disk full, I/O error); they are retried until they land. */
+  get storeWritable(): boolean {
+    return this.#commit.healthy;
+  }
+
   scheduleDispatch(): void {
     if (this.#dispatchScheduled || this.#closed) return;
     this.#dispatchScheduled = true;
@@ -292,6 +306,7 @@ export class TaskService extends EventEmitter {
       toSnapshot(d, {
         connected: this.#deps.isConnected(d.device_id),
         drained: this.#deps.registry.isDrained(d.device_id),
+        unstable: this.#deps.registry.isUnstable(d.device_id),
         active_tasks: this.#active.countOnDevice(d.device_id),
         health: this.#health.score(d.device_id),
         last_assigned_ms: this.#lastAssigned.get(d.device_id) ?? 0,
