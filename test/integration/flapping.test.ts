@@ -79,3 +79,33 @@ test('a worker stopping on purpose (SIGTERM) is not counted as a flap', async (t
   assert.equal(pi.unstable, false);
   assert.ok(pi.recent_events.some((e) => e.kind === 'disconnected'), 'the disconnect is still in the history');
 });
+
+test('a link down for longer than lost_after: the task moves to another device, and the late result changes nothing', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master'), heartbeatIntervalS: 0.5, offlineAfterS: 1.5, extraArgs: ['--lost-after', '3'] });
+  const api = new Api(m.httpUrl, m.dataDir);
+  const proxy = await TcpProxy.start(m.tcpPort);
+  t.after(() => proxy.close());
+  startWorker(t, { tcpPort: proxy.port, dataDir: m.dataDir }, { dataDir: join(root, 'phone'), deviceId: 'phone' });
+  await waitFor(async () => (await connectedCount(m)) === 1, 20_000, 'phone connected');
+  const task = await api.submit({ task_type: 'exec', payload: { command: ['sh', '-c', 'sleep 2; echo done'] }, max_retries: 0 });
+  await api.waitForStatus(task.task_id, 'running', 20_000);
+  startWorker(t, m, { dataDir: join(root, 'nas'), deviceId: 'nas' });
+  await waitFor(async () => (await connectedCount(m)) === 2, 20_000, 'nas connected');
+
+  proxy.partition(7000);
+  const done = await api.waitForStatus(task.task_id, [...FINAL], 30_000);
+  assert.equal(done.status, 'succeeded');
+  assert.equal(done.device_id, 'nas', 'the task moved after lost_after');
+  assert.equal(done.attempts, 2);
+  assert.equal(done.retries, 0, 'a lost device uses no retry');
+  assert.ok(done.events?.some((e) => e.kind === 'requeued' && e.detail['reason'] === 'device_lost'));
+  // The phone's result for attempt 1 arrives once the link is back: recorded as late, never as the outcome.
+  const late = await waitFor(async () => {
+    const x = await api.task(task.task_id);
+    return x.events?.some((e) => e.kind === 'late_result') ? x : null;
+  }, 30_000, 'the late result of attempt 1');
+  assert.equal(late.status, 'succeeded');
+  assert.equal(late.device_id, 'nas');
+  assert.equal(late.attempts, 2);
+});
