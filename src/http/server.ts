@@ -13,6 +13,8 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerStreamRoutes } from './routes/streams.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerJoinRoute, type JoinDeps } from './routes/join.js';
+import { registerWorkerDist } from './routes/worker-dist.js';
 
 export interface HttpDeps {
   registry: DeviceRegistry;
@@ -37,9 +39,15 @@ export interface HttpDeps {
   revokeDevice(deviceId: string): void;
   /** Serve HTTPS with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
+  /** For GET /join: the worker port, the join token (null when --insecure) and the TLS pin. */
+  join?: JoinDeps['join'];
+  /** The one-file worker served at GET /worker.js. */
+  workerBundleFile?: string;
   /** True once the master got SIGTERM: writes are refused with 503 (PROTOCOL §7.2). */
   isStopping?: () => boolean;
 }
+
+const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/worker.js', '/worker.js.sha256']);
 
 /** The people-facing HTTP server: text, JSON, SSE and metrics. */
 export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyInstance {
@@ -74,9 +82,10 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
   }
   if (deps.authReads) {
     const checkRead = requireApiToken(deps.apiToken);
-    // /health stays open: container healthchecks carry no token.
+    // /health stays open (container healthchecks carry no token), and so does the
+    // worker bundle: it holds no secret, and a new device has no token yet.
     app.addHook('onRequest', async (req) => {
-      if (req.method === 'GET' && req.url !== '/health') await checkRead(req);
+      if (req.method === 'GET' && !OPEN_PATHS.has(req.url)) await checkRead(req);
     });
   }
   // 200 even while the store fails: restarting the master would not fix a full disk (no crash loop).
@@ -91,6 +100,8 @@ export function buildHttpServer(deps: Omit<HttpDeps, 'requireWrite'>): FastifyIn
   registerDeviceRoutes(app, full);
   registerClusterRoutes(app, full);
   registerMetricsRoutes(app, full);
+  if (deps.workerBundleFile !== undefined) registerWorkerDist(app, deps.workerBundleFile);
+  if (deps.join !== undefined) registerJoinRoute(app, { join: deps.join, https: deps.tls !== undefined, checkApiToken: requireApiToken(deps.apiToken) });
   const streams = registerStreamRoutes(app, full);
   // Open SSE responses must never hold close() up.
   app.addHook('preClose', async () => streams.close());

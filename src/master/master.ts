@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import type { MasterConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { packageVersion } from '../common/version.js';
+import { findPackageRoot } from '../common/package-root.js';
 import { buildHttpServer } from '../http/server.js';
 import { MASTER_ID, type Envelope, type MessageType } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
@@ -40,6 +41,8 @@ export interface BoundPorts {
 }
 
 const PRUNE_EVERY_MS = 60 * 1000;
+/** Where `npm run build` puts the one-file worker (src/tools/bundle-worker.ts). */
+const WORKER_BUNDLE = 'dist/worker/rc-worker.cjs';
 /** On SIGTERM, how long worker connections may take to close after their last acks. */
 const CONNECTION_LINGER_MS = 1000;
 /** ~50 ms of SQLite work per slice measured here; slices yield to the event loop between them. */
@@ -140,6 +143,8 @@ export class Master {
       bodyLimitBytes: cfg.http_body_limit_bytes,
       revokeDevice: (id) => this.revokeDevice(id),
       isStopping: () => this.#closing !== null,
+      join: () => ({ tcpPort, token: cfg.insecure ? null : this.joinToken(), tlsFingerprint: this.#tls?.fingerprint256.replace(/:/g, '') ?? null }),
+      workerBundleFile: join(findPackageRoot(), WORKER_BUNDLE),
       ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });

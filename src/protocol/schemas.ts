@@ -2,13 +2,11 @@
  * JSON Schema validation of wire frames (PROTOCOL §3, §5).
  *
  * The schemas in protocol/schema/ are the machine-checked form of
- * PROTOCOL.md. They are read from disk once, at module load, and compiled
+ * PROTOCOL.md. They are read once, at module load (protocol-files.ts), and compiled
  * into ajv validators once; validating a frame is then one function call.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { readProtocolJson } from './protocol-files.js';
 import { MESSAGE_TYPES, type MessageType } from './types.js';
 
 export interface SchemaViolation {
@@ -30,21 +28,7 @@ const REPLY_RESULT_DEFINITIONS: Partial<Record<MessageType, string>> = {
   device_info: 'device_info_result',
 };
 
-/**
- * Finds the directory holding `schema/` and `examples/`. Walks up because the
- * source runs from src/protocol/ and the build from dist/src/protocol/.
- */
-function findProtocolDir(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'protocol', 'schema', 'envelope.schema.json'))) return join(dir, 'protocol');
-    if (dirname(dir) === dir) throw new Error(`protocol/schema not found above ${start}`);
-  }
-}
-
-/** Absolute path of protocol/ (schemas, examples) in the package. */
-export const PROTOCOL_DIR: string = findProtocolDir(dirname(fileURLToPath(import.meta.url)));
-
-const SCHEMA_DIR = join(PROTOCOL_DIR, 'schema');
+export { PROTOCOL_DIR } from './protocol-files.js';
 
 interface LoadedSchema {
   $id: string;
@@ -52,8 +36,8 @@ interface LoadedSchema {
 }
 
 function readSchema(name: string): LoadedSchema {
-  const file = join(SCHEMA_DIR, `${name}.schema.json`);
-  const schema: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const file = `schema/${name}.schema.json`;
+  const schema: unknown = readProtocolJson(file);
   if (typeof schema !== 'object' || schema === null || typeof (schema as { $id?: unknown }).$id !== 'string') {
     throw new Error(`${file}: not a schema object with a string $id`);
   }
@@ -179,7 +163,7 @@ export function loadMessageSchemas(): Record<MessageType, object> {
 export function schemaFileValidator(relativePath: string): (value: unknown) => SchemaViolation[] {
   let validate = fileValidators.get(relativePath);
   if (validate === undefined) {
-    const schema: unknown = JSON.parse(readFileSync(join(SCHEMA_DIR, relativePath), 'utf8'));
+    const schema: unknown = readProtocolJson(`schema/${relativePath}`);
     validate = ajv.compile(schema as object);
     fileValidators.set(relativePath, validate);
   }

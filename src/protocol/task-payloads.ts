@@ -6,10 +6,9 @@
  * reaches a device. Plugin task types bring their own schema; it is compiled
  * here too, once per schema object.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { collectViolations, PROTOCOL_DIR, type SchemaViolation } from './schemas.js';
+import { readProtocolJson } from './protocol-files.js';
+import { collectViolations, type SchemaViolation } from './schemas.js';
 
 export { formatViolations } from './schemas.js';
 
@@ -31,8 +30,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 function readPayloadSchema(type: string): object {
-  const file = join(PROTOCOL_DIR, 'schema', 'payload', `${type}.schema.json`);
-  const schema: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const file = `schema/payload/${type}.schema.json`;
+  const schema: unknown = readProtocolJson(file);
   if (typeof schema !== 'object' || schema === null) throw new Error(`${file}: not a schema object`);
   return deepFreeze(schema);
 }

@@ -1,0 +1,91 @@
+/**
+ * Builds the one-file worker (issue #7): dist/worker/rc-worker.cjs, with its
+ * SHA-256 beside it. Run by `npm run build` after tsc, from the compiled
+ * dist/ tree. The file needs no node_modules and no native module: the
+ * protocol's JSON Schemas and the version are inlined, and a worker module
+ * that reaches for the store, HTTP or a `.node` addon fails the build.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { findPackageRoot } from '../common/package-root.js';
+
+export const BUNDLE_DIR = join('dist', 'worker');
+export const BUNDLE_FILE = 'rc-worker.cjs';
+/** Node 18 is what Termux and Raspberry Pi OS (bookworm) still ship in places. */
+const TARGET = 'node18';
+/** Modules the worker must never pull in: they are the master's, or native. */
+const FORBIDDEN = /(^|\/)(better-sqlite3|prom-client|fastify)(\/|$)|\/src\/(store|http|scheduler|master)\//;
+
+function protocolFiles(root: string): Record<string, unknown> {
+  const base = join(root, 'protocol');
+  const files: Record<string, unknown> = {};
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.json')) files[relative(base, full).split('\\').join('/')] = JSON.parse(readFileSync(full, 'utf8'));
+    }
+  };
+  walk(join(base, 'schema'));
+  return files;
+}
+
+function inlinePlugin(root: string): Plugin {
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const modules: Record<string, string> = {
+    'protocol-files': [
+      `const FILES = ${JSON.stringify(protocolFiles(root))};`,
+      `export const PROTOCOL_DIR = '(inlined in the worker bundle)';`,
+      'export function readProtocolJson(relPath) {',
+      '  const value = FILES[relPath];',
+      '  if (value === undefined) throw new Error(`protocol file ${relPath} is not in the worker bundle`);',
+      '  return JSON.parse(JSON.stringify(value));',
+      '}',
+    ].join('\n'),
+    version: `export function packageVersion() { return ${JSON.stringify(version)}; }`,
+  };
+  return {
+    name: 'rc-inline',
+    setup(b) {
+      b.onResolve({ filter: /\/protocol-files\.js$/ }, () => ({ path: 'protocol-files', namespace: 'rc-inline' }));
+      b.onResolve({ filter: /\/common\/version\.js$/ }, () => ({ path: 'version', namespace: 'rc-inline' }));
+      b.onLoad({ filter: /.*/, namespace: 'rc-inline' }, (args) => ({ contents: modules[args.path], loader: 'js' }));
+      b.onResolve({ filter: /.*/ }, (args) => {
+        const target = args.path.startsWith('.') ? join(args.resolveDir, args.path) : args.path;
+        if (FORBIDDEN.test(target.split('\\').join('/'))) return { errors: [{ text: `the worker bundle must not import ${args.path} (from ${args.importer})` }] };
+        return undefined;
+      });
+    },
+  };
+}
+
+export async function bundleWorker(root = findPackageRoot()): Promise<{ file: string; bytes: number; sha256: string }> {
+  const outDir = join(root, BUNDLE_DIR);
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, BUNDLE_FILE);
+  await build({
+    entryPoints: [join(root, 'bin', 'rc-worker.js')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: TARGET,
+    plugins: [inlinePlugin(root)],
+    // A `.node` addon cannot be inlined; refusing it here keeps the bundle portable.
+    loader: { '.node': 'empty' },
+    logOverride: { 'empty-import-meta': 'error' },
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
+  const bytes = readFileSync(file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(`${file}.sha256`, `${sha256}  rc-worker.js\n`);
+  return { file, bytes: bytes.length, sha256 };
+}
+
+if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('\\').join('/'))) {
+  const { file, bytes, sha256 } = await bundleWorker();
+  process.stdout.write(`worker bundle: ${relative(process.cwd(), file)} (${(bytes / 1024).toFixed(0)} KiB, sha256 ${sha256.slice(0, 16)}…)\n`);
+}

