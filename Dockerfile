@@ -7,6 +7,9 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
+# The build also bundles the one-file worker (served at /worker.js) from bin/ and the schemas in protocol/.
+COPY bin ./bin
+COPY protocol ./protocol
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
