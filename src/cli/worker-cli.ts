@@ -9,6 +9,8 @@ import { createMetricsSampler } from '../worker/metrics.js';
 import { collectProfile } from '../worker/profile.js';
 import { WorkerCredentials } from '../worker/credentials.js';
 import { ResultOutbox } from '../worker/outbox.js';
+import { PowerMonitor } from '../worker/power/monitor.js';
+import { createPowerReader } from '../worker/power/readings.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { builtinTaskTypes, loadPlugins } from '../worker/tasks/index.js';
 import { Worker } from '../worker/worker.js';
@@ -34,7 +36,12 @@ function buildProgram(): Command {
     .option('--plugins <dir>', 'load each *.js module in DIR as a task type')
     .option('--tls', 'connect over TLS, verifying the master against the system CAs')
     .option('--tls-fingerprint <sha256>', 'connect over TLS and accept only this master certificate')
-    .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running tasks may finish before they are given back (default 30)');
+    .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running tasks may finish before they are given back (default 30)')
+    .option('--pause-battery-below <percent>', 'on battery, take no new task below this charge (default 30)')
+    .option('--resume-battery-above <percent>', 'take tasks again above this charge (default 40)')
+    .option('--only-when-charging', 'take tasks only while on external power')
+    .option('--pause-temp-above <celsius>', 'take no new task above this temperature (default 45)')
+    .option('--power-check <seconds>', 'how often battery and temperature are read (default 30)');
 }
 
 export function main(argv: readonly string[]): void {
@@ -48,14 +55,37 @@ async function startWorker(flags: Record<string, unknown>): Promise<void> {
   if (config.join === null) throw new ConfigError(['--join HOST[:PORT] (or RC_JOIN) is required: the address of the master']);
   const deviceId = config.device_id ?? loadOrCreateDeviceId(config.data_dir, hostname());
   const log = createLogger({ level: config.log_level, name: 'rc-worker' }).child({ device_id: deviceId });
-  const runner = await createRunner(config, deviceId, log);
-  const worker = createWorker(config, config.join, deviceId, runner, log);
-  onShutdownSignal(() => worker.close());
+  let worker: Worker | null = null;
+  const power = createPowerMonitor(config, log, () => worker?.pauseChanged());
+  await power.start();
+  const runner = await createRunner(config, deviceId, log, power);
+  worker = createWorker(config, config.join, deviceId, runner, log, power);
+  const running = worker;
+  onShutdownSignal(async () => {
+    power.stop();
+    await running.close();
+  });
   log.info({ master: config.join, data_dir: config.data_dir, task_types: runner.taskTypes }, 'worker starting');
   worker.start();
 }
 
-async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, log: Logger): Promise<TaskRunner> {
+function createPowerMonitor(config: Readonly<WorkerConfig>, log: Logger, onChange: () => void): PowerMonitor {
+  return new PowerMonitor({
+    policy: {
+      pauseBelowPct: config.pause_battery_below_pct,
+      resumeAbovePct: config.resume_battery_above_pct,
+      onlyWhenCharging: config.only_when_charging,
+      pauseAboveC: config.pause_temp_above_c,
+      resumeDeltaC: config.resume_temp_delta_c,
+    },
+    read: createPowerReader(),
+    intervalMs: config.power_check_s * 1000,
+    log: log.child({ component: 'power' }),
+    onChange,
+  });
+}
+
+async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, log: Logger, power: PowerMonitor): Promise<TaskRunner> {
   const types = builtinTaskTypes(new Set(config.allow));
   if (config.plugins !== null) {
     for (const plugin of await loadPlugins(config.plugins, log)) types.set(plugin.name, plugin);
@@ -68,10 +98,11 @@ async function createRunner(config: Readonly<WorkerConfig>, deviceId: string, lo
     maxLineBytes: config.max_line_bytes,
     log: log.child({ component: 'tasks' }),
     outbox: ResultOutbox.open(config.data_dir, log.child({ component: 'outbox' })),
+    pauseReason: () => power.reason,
   });
 }
 
-function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, runner: TaskRunner, log: Logger): Worker {
+function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: string, runner: TaskRunner, log: Logger, power: PowerMonitor): Worker {
   const sampler = createMetricsSampler({ dataDir: config.data_dir });
   return new Worker({
     config,
@@ -82,6 +113,7 @@ function createWorker(config: Readonly<WorkerConfig>, join: string, deviceId: st
     shutdownGraceMs: config.shutdown_grace_s * 1000,
     master: parseJoinAddress(join),
     collectProfile: () => collectProfile({ role: config.role, tags: [...config.tags], maxTasks: config.max_tasks, taskTypes: runner.taskTypes, dataDir: config.data_dir }),
-    sampleMetrics: (active) => sampler.sample(active),
+    sampleMetrics: async (active) => power.enrich(await sampler.sample(active)),
+    pauseReason: () => power.reason,
   });
 }

@@ -63,6 +63,12 @@ export interface WorkerConfig {
   tls: boolean;
   tls_fingerprint: string | null;
   shutdown_grace_s: number;
+  pause_battery_below_pct: number;
+  resume_battery_above_pct: number;
+  only_when_charging: boolean;
+  pause_temp_above_c: number;
+  resume_temp_delta_c: number;
+  power_check_s: number;
 }
 
 /** Where a setting may come from besides the config file. `flag` is the kebab-case long option without `--`. */
@@ -126,6 +132,12 @@ export const WORKER_SOURCES: Readonly<Record<keyof WorkerConfig, SettingSource>>
   tls: { flag: 'tls', env: 'RC_TLS' },
   tls_fingerprint: { flag: 'tls-fingerprint', env: 'RC_TLS_FINGERPRINT' },
   shutdown_grace_s: { flag: 'shutdown-grace', env: 'RC_SHUTDOWN_GRACE' },
+  pause_battery_below_pct: { flag: 'pause-battery-below', env: 'RC_PAUSE_BATTERY_BELOW' },
+  resume_battery_above_pct: { flag: 'resume-battery-above', env: 'RC_RESUME_BATTERY_ABOVE' },
+  only_when_charging: { flag: 'only-when-charging', env: 'RC_ONLY_WHEN_CHARGING' },
+  pause_temp_above_c: { flag: 'pause-temp-above', env: 'RC_PAUSE_TEMP_ABOVE' },
+  resume_temp_delta_c: { env: 'RC_RESUME_TEMP_DELTA' },
+  power_check_s: { flag: 'power-check', env: 'RC_POWER_CHECK' },
 };
 
 /** The JSON Schema subset used here; `Record<keyof T, …>` keeps schema keys and the interface in step. */
@@ -217,5 +229,11 @@ export const WORKER_SCHEMA: ConfigSchema<WorkerConfig> = {
     // SHA-256 of the master's certificate, hex, colons optional (as rc-master prints it).
     tls_fingerprint: { type: 'string', nullable: true, pattern: '^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$' },
     shutdown_grace_s: { type: 'number', minimum: 0, maximum: 86_400 },
+    pause_battery_below_pct: { type: 'number', minimum: 0, maximum: 100 },
+    resume_battery_above_pct: { type: 'number', minimum: 0, maximum: 100 },
+    only_when_charging: { type: 'boolean' },
+    pause_temp_above_c: { type: 'number', minimum: 0, maximum: 150 },
+    resume_temp_delta_c: { type: 'number', minimum: 0, maximum: 50 },
+    power_check_s: { type: 'number', minimum: 0.1, maximum: 3600 },
   },
 };

@@ -81,6 +81,14 @@ export function workerDefaults(homeDir: string): Readonly<WorkerConfig> {
     tls: false, // connect to the master over TLS (implied by tls_fingerprint)
     tls_fingerprint: null, // pin the master's certificate by its SHA-256
     shutdown_grace_s: 30, // on SIGTERM, running tasks get this long before they are given back
+    // Power and heat (defaults suit a phone): on battery, pause below 30 % and resume above 40 %;
+    // pause above 45 °C and resume 5 °C below; readings every 30 s.
+    pause_battery_below_pct: 30,
+    resume_battery_above_pct: 40,
+    only_when_charging: false,
+    pause_temp_above_c: 45,
+    resume_temp_delta_c: 5,
+    power_check_s: 30,
   });
 }
 
@@ -145,7 +153,11 @@ const WORKER_ROLE: Role = {
   validate: ajv.compile(WORKER_SCHEMA),
   sources: WORKER_SOURCES,
   kinds: kindsOf(WORKER_SCHEMA),
-  rules: [{ key: 'backoff_max_s', other: 'backoff_base_s', factor: 1, isStrict: false }],
+  rules: [
+    { key: 'backoff_max_s', other: 'backoff_base_s', factor: 1, isStrict: false },
+    // Equal thresholds would pause and resume on the same reading: the hysteresis needs a gap.
+    { key: 'resume_battery_above_pct', other: 'pause_battery_below_pct', factor: 1, isStrict: true },
+  ],
   hasJoin: true,
 };
 

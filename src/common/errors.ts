@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   RC_ERR_LIMIT_RATE: 'The peer sent messages faster than its rate limit; the connection is closed.',
   RC_ERR_LIMIT_REGISTER_TIMEOUT: 'The connection neither registered nor sent a valid query in time; it is closed.',
   RC_ERR_TASK_WORKER_CLOSING: 'The worker is shutting down and takes no new tasks.',
+  RC_ERR_TASK_WORKER_PAUSED: 'The worker is paused by its power or thermal policy and takes no new tasks.',
   RC_ERR_SHUTTING_DOWN: 'The master is shutting down and accepts no new work; retry when it is back.',
 } as const;
 

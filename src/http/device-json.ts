@@ -1,5 +1,6 @@
 import { toDeviceView, type DeviceView } from '../master/device-view.js';
 import type { DeviceRegistry } from '../master/registry.js';
+import { pauseOf } from './routes/devices-text.js';
 import type { TaskService } from '../master/tasks/task-service.js';
 import type { DeviceEventRow, DeviceRecord, HeartbeatRow } from '../store/store.js';
 
@@ -12,6 +13,12 @@ export interface ApiDevice extends DeviceView {
   /** Connection drops within the flap window, and whether they make it `unstable`. */
   flaps: number;
   unstable: boolean;
+  /** It takes no new task by its own policy (battery, heat, shutting down), and why. */
+  paused: boolean;
+  pause_reason: string | null;
+  /** What it looks like (PROTOCOL §5.1): termux, raspberry_pi, laptop, server; null if it could not tell. */
+  device_kind: string | null;
+  device_model: string | null;
 }
 
 export function toApiDevice(device: DeviceRecord, deps: { registry: DeviceRegistry; tasks: TaskService }): ApiDevice {
@@ -21,7 +28,15 @@ export function toApiDevice(device: DeviceRecord, deps: { registry: DeviceRegist
     active_tasks: deps.tasks.activeCountOn(device.device_id),
     flaps: deps.registry.flapCount(device.device_id),
     unstable: deps.registry.isUnstable(device.device_id),
+    paused: pauseOf(device) !== null,
+    pause_reason: pauseOf(device),
+    device_kind: stringOrNull(device.profile.extra['device_kind']),
+    device_model: stringOrNull(device.profile.extra['device_model']),
   };
+}
+
+function stringOrNull(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
 }
 
 /** The shape `device_info` already uses on the wire (§5.8). */

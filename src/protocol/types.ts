@@ -59,6 +59,11 @@ export interface OsInfo {
 export interface BatteryState {
   percent?: number | null;
   charging?: boolean | null;
+  /** On external power (Termux reports it apart from charging). */
+  plugged?: boolean | null;
+  temperature_c?: number | null;
+  /** As the OS says it, e.g. `GOOD`, `OVERHEAT`. */
+  health?: string | null;
 }
 
 /** Register data as our worker sends it. Old peers may put hardware at the top level. */
@@ -78,6 +83,9 @@ export interface RegisterData {
   task_types?: string[];
   max_tasks?: number;
   running_tasks?: Array<{ task_id: string; attempt: number }>;
+  /** What the device looks like (PROTOCOL §5.1); null when it cannot tell. */
+  device_kind?: 'termux' | 'raspberry_pi' | 'laptop' | 'server' | null;
+  device_model?: string | null;
   /** PROTOCOL §4.8 */
   auth?: RegisterAuth;
   // Legacy top-level hardware (original Python worker).
@@ -133,7 +141,8 @@ export interface DeviceInfoData {
   device_id: string;
 }
 
-export type WireTaskStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+/** `device_killed`: the OS killed the task's process (PROTOCOL §5.11); it is requeued without using a retry. */
+export type WireTaskStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'device_killed';
 
 /** PROTOCOL §5.9 */
 export interface TaskAssignData {

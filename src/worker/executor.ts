@@ -316,6 +316,8 @@ function finalStatus(task: HeldTask, outcome: TaskOutcome): { status: FinalTaskS
       return { status: 'cancelled', error: 'worker shutting down' };
     default:
       if (outcome.error === null && outcome.exit_code === 0) return { status: 'succeeded', error: null };
+      // SIGKILL that nobody here sent: the OS took the process (Android's low-memory killer, the OOM killer).
+      if (outcome.killed_by_signal === 'SIGKILL') return { status: 'device_killed', error: 'killed by the OS (SIGKILL), not by the task or the worker' };
       return { status: 'failed', error: outcome.error ?? `exited with code ${String(outcome.exit_code)}` };
   }
 }
@@ -323,10 +325,11 @@ function finalStatus(task: HeldTask, outcome: TaskOutcome): { status: FinalTaskS
 /** Plugins are not type-checked against us: coerce what they return into a valid outcome. */
 function normalizeOutcome(value: unknown): TaskOutcome {
   if (typeof value !== 'object' || value === null) return { exit_code: null, error: 'task type returned no outcome' };
-  const { exit_code: code, error } = value as Record<string, unknown>;
+  const { exit_code: code, error, killed_by_signal: signal } = value as Record<string, unknown>;
   return {
     exit_code: Number.isInteger(code) ? (code as number) : null,
     error: error === null || error === undefined ? null : String(error),
+    killed_by_signal: typeof signal === 'string' ? signal : null,
   };
 }
 

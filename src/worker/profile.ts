@@ -9,6 +9,7 @@ import path from 'node:path';
 import si from 'systeminformation';
 import { DEFAULT_PROBE_TIMEOUT_MS, probe } from '../common/with-timeout.js';
 import type { BatteryState, HardwareInfo, OsInfo, RegisterData } from '../protocol/types.js';
+import { detectDeviceKind } from './device-kind.js';
 
 export interface ProfileOptions {
   role: string;
@@ -48,9 +49,13 @@ const NON_COMPUTE_GPU = /virtual|basic (display|render)|vmware|virtualbox|vbox|q
  */
 export async function collectProfile(opts: ProfileOptions): Promise<RegisterData> {
   const platform = detectPlatform();
-  const facts = await readFacts(opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, platform, opts.dataDir);
+  const timeoutMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const facts = await readFacts(timeoutMs, platform, opts.dataDir);
   const hardware = toHardwareInfo(facts);
+  const kind = await detectDeviceKind(hardware.has_battery ?? null, { timeoutMs });
   return {
+    device_kind: kind.kind,
+    device_model: kind.model,
     hostname: os.hostname(),
     role: opts.role,
     tags: opts.tags,

@@ -1,7 +1,7 @@
 import type { Logger } from '../common/logger.js';
 import { createAck, createErrorFrame, createMessage } from '../protocol/codec.js';
 import { MASTER_ID, type Envelope, type MessageType, type TaskAssignData, type TaskCancelData } from '../protocol/types.js';
-import { TaskExecutor, type ProgressData, type ResultData } from './executor.js';
+import { TaskExecutor, type AcceptResult, type ProgressData, type ResultData } from './executor.js';
 import { outboxKey, ResultOutbox } from './outbox.js';
 import { fitResultToFrame, ProgressLimiter } from './result-fit.js';
 import type { TaskTypeDefinition } from './tasks/types.js';
@@ -27,6 +27,8 @@ export interface TaskRunnerOptions {
   log: Logger;
   /** Where finished results wait for the master's ack; in memory when omitted. */
   outbox?: ResultOutbox;
+  /** Why new tasks are refused now (power policy), or null. */
+  pauseReason?: () => string | null;
 }
 
 /**
@@ -76,7 +78,9 @@ export class TaskRunner {
   }
 
   onAssign(msg: Envelope<'task_assign', TaskAssignData>, link: MasterLink): void {
-    const accepted = this.executor.accept(msg.data);
+    const paused = this.#opts.pauseReason?.() ?? null;
+    // The master skips paused devices; this covers an assignment that crossed our heartbeat.
+    const accepted: AcceptResult = paused === null ? this.executor.accept(msg.data) : { ok: false, code: 'RC_ERR_TASK_WORKER_PAUSED', message: `paused: ${paused}` };
     if (accepted.ok) {
       link.send(createAck(msg, { task_id: msg.data.task_id, attempt: msg.data.attempt }, this.#opts.deviceId));
       return;

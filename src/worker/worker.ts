@@ -134,6 +134,11 @@ export class Worker extends EventEmitter {
     return session.refused ? 'refused' : 'unreachable';
   }
 
+  /** The power policy paused or resumed: tell the master now, not at the next heartbeat. */
+  pauseChanged(): void {
+    void this.#session?.heartbeatNow();
+  }
+
   #pauseReason(): string | null {
     return this.#stopping ? 'shutting down' : (this.#deps.pauseReason?.() ?? null);
   }

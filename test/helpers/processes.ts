@@ -99,6 +99,7 @@ export interface WorkerOptions {
   tags?: string[];
   maxTasks?: number;
   extraArgs?: string[];
+  env?: Record<string, string>;
 }
 
 /** Where a worker joins: a port, and the master's data dir (for its join token) or the token itself. */
@@ -119,7 +120,7 @@ export function startWorker(t: TestContext, master: JoinTarget, opts: WorkerOpti
   if (opts.maxTasks) args.push('--max-tasks', String(opts.maxTasks));
   // Tests run programs through exec; a worker offers it only when allowed (unless the test says otherwise).
   if (!(opts.extraArgs ?? []).includes('--allow')) args.push('--allow', 'exec');
-  const running = spawnBin('rc-worker', [...args, ...(opts.extraArgs ?? [])]);
+  const running = spawnBin('rc-worker', [...args, ...(opts.extraArgs ?? [])], opts.env ?? {});
   t.after(async () => {
     running.kill('SIGKILL');
     await running.exited;

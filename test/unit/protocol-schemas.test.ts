@@ -199,7 +199,7 @@ test('rejects task messages with invalid fields', () => {
   const result = exampleFrame('task_result.json');
   (result.data as Record<string, unknown>).status = 'done';
   assert.deepEqual(validateMessage('task_result', result), [
-    { path: '/data/status', message: 'must be equal to one of the allowed values: succeeded, failed, timed_out, cancelled' },
+    { path: '/data/status', message: 'must be equal to one of the allowed values: succeeded, failed, timed_out, cancelled, device_killed' },
   ]);
   const progress = frameOf('task_progress', { task_id: 't1', attempt: 1, event: 'output', stream: 'stdin' });
   assert.deepEqual(paths(validateMessage('task_progress', progress)), ['/data/stream']);

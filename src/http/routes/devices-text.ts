@@ -15,10 +15,11 @@ export interface DeviceFlags {
 
 /**
  * One line per device (issue: /text/devices). For people, STATUS adds the
- * flags to the liveness state: `online,drained`, `online,unstable`; the
- * machine formats keep `status` the liveness state alone and add booleans
- * `drained` and `unstable`, so programs that compare `status` to `online`
- * keep working.
+ * flags to the liveness state: `online,drained`, `online,unstable`, and an
+ * online device that paused itself reads `paused (battery 28%)`; the machine
+ * formats keep `status` the liveness state alone and add `drained`,
+ * `unstable`, `paused` and `pause_reason`, so programs that compare `status`
+ * to `online` keep working.
  */
 export function deviceColumns(flags: DeviceFlags, format: TableFormat): Column<DeviceRecord>[] {
   const status: Column<DeviceRecord>[] =
@@ -28,6 +29,8 @@ export function deviceColumns(flags: DeviceFlags, format: TableFormat): Column<D
           { header: 'STATUS', key: 'status', value: (d) => d.state },
           { header: 'DRAINED', key: 'drained', value: (d) => flags.isDrained(d.device_id) },
           { header: 'UNSTABLE', key: 'unstable', value: (d) => flags.isUnstable(d.device_id) },
+          { header: 'PAUSED', key: 'paused', value: (d) => pauseOf(d) !== null },
+          { header: 'PAUSE_REASON', key: 'pause_reason', value: (d) => pauseOf(d) },
         ];
   return [
     { header: 'DEVICE', key: 'device_id', value: (d) => d.device_id },
@@ -43,8 +46,19 @@ export function deviceColumns(flags: DeviceFlags, format: TableFormat): Column<D
   ];
 }
 
+/**
+ * The reason an online device takes no new task (its heartbeat said so: power
+ * policy, shutting down), or null. Offline devices are not "paused": their last word is stale.
+ */
+export function pauseOf(d: DeviceRecord): string | null {
+  const m = d.last_metrics;
+  if (d.state !== 'online' || m?.['paused'] !== true) return null;
+  return typeof m['pause_reason'] === 'string' ? m['pause_reason'] : 'paused';
+}
+
 function statusText(d: DeviceRecord, flags: DeviceFlags): string {
-  const parts: string[] = [d.state];
+  const pause = pauseOf(d);
+  const parts: string[] = [pause === null ? d.state : `paused (${pause})`];
   if (flags.isDrained(d.device_id)) parts.push('drained');
   if (flags.isUnstable(d.device_id)) parts.push('unstable');
   return parts.join(',');

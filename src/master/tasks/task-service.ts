@@ -342,6 +342,8 @@ export class TaskService extends EventEmitter {
     if (status === 'succeeded') return this.#finalize(task, 'succeeded', result, now);
     // The worker gave the task up (e.g. it is shutting down): not the task's fault.
     if (status === 'cancelled') return this.#requeue(task, 'abandoned_by_worker', now, { error: result.error });
+    // The device's OS killed it (low memory, Android's background limits): not the task's fault either.
+    if (status === 'device_killed') return this.#requeue(task, 'device_killed', now, { error: result.error });
     if (task.retries >= task.max_retries) return this.#finalize(task, status, result, now);
     task.retries += 1;
     const delayS = Math.min(this.#deps.config.retry_max_s, this.#deps.config.retry_base_s * 2 ** (task.retries - 1));
