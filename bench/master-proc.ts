@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findPackageRoot } from '../src/common/package-root.js';
+
+/** A real rc-master for a benchmark: loopback only, its own temp data dir, and /proc readings of its cost. */
+export class BenchMaster {
+  readonly dataDir: string;
+  proc: ChildProcess | null = null;
+  tcpPort = 0;
+  httpPort = 0;
+  readonly #args: string[];
+
+  constructor(args: string[] = [], dataDir?: string) {
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'rc-bench-'));
+    this.#args = args;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get pid(): number {
+    return this.proc?.pid ?? 0;
+  }
+
+  secret(name: 'api-token' | 'join-token'): string {
+    return readFileSync(join(this.dataDir, name), 'utf8').trim();
+  }
+
+  /** Starts (or restarts on the same ports) and resolves once master.json names this process. */
+  async start(): Promise<number> {
+    const started = performance.now();
+    const ports = this.tcpPort === 0 ? ['--port', '0', '--http-port', '0'] : ['--port', String(this.tcpPort), '--http-port', String(this.httpPort)];
+    const bin = join(findPackageRoot(), 'bin', 'rc-master.js');
+    const proc = spawn(process.execPath, [bin, '--host', '127.0.0.1', '--http-host', '127.0.0.1', ...ports, '--data-dir', this.dataDir, '--log-level', 'warn', ...this.#args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    this.proc = proc;
+    for (;;) {
+      const info = this.#runtime();
+      if (info !== null && info.pid === proc.pid) {
+        this.tcpPort = info.tcp_port;
+        this.httpPort = info.http_port;
+        return performance.now() - started;
+      }
+      if (proc.exitCode !== null) throw new Error(`rc-master exited: ${stderr}`);
+      await sleep(5);
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGTERM');
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.secret('api-token')}` }, body: JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  }
+
+  #runtime(): { pid: number; tcp_port: number; http_port: number } | null {
+    const file = join(this.dataDir, 'master.json');
+    if (!existsSync(file)) return null;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { pid: number; tcp_port: number; http_port: number };
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** CPU time (user + system, ms) and RSS (MB) of a process, from /proc. */
+export function processCost(pid: number): { cpuMs: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpuMs: (ticks * 1000) / 100, rssMb: Math.round(rssKb / 102.4) / 10 };
+}
+
+/** CPU % of one core a process used over `ms`. */
+export async function cpuPercentOver(pid: number, ms: number): Promise<number> {
+  const a = processCost(pid).cpuMs;
+  const t0 = performance.now();
+  await sleep(ms);
+  const b = processCost(pid).cpuMs;
+  return Math.round(((b - a) / (performance.now() - t0)) * 1000) / 10;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
