@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Command } from 'commander';
 import { parseJoinAddress, resolveWorkerConfig, type WorkerConfig } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -15,6 +16,8 @@ import { TaskRunner } from '../worker/task-runner.js';
 import { builtinTaskTypes, loadPlugins } from '../worker/tasks/index.js';
 import { Worker } from '../worker/worker.js';
 import { givenOptions, onShutdownSignal, runMain } from './run-main.js';
+
+const FIRST_POWER_READING_MS = 1500;
 
 function buildProgram(): Command {
   return new Command('rc-worker')
@@ -57,7 +60,9 @@ async function startWorker(flags: Record<string, unknown>): Promise<void> {
   const log = createLogger({ level: config.log_level, name: 'rc-worker' }).child({ device_id: deviceId });
   let worker: Worker | null = null;
   const power = createPowerMonitor(config, log, () => worker?.pauseChanged());
-  await power.start();
+  // Wait briefly for the first reading, so a phone that starts on a low battery says so in its
+  // first heartbeat; never hold the start up longer (probes can be slow on a busy phone).
+  await Promise.race([power.start(), delay(FIRST_POWER_READING_MS)]);
   const runner = await createRunner(config, deviceId, log, power);
   worker = createWorker(config, config.join, deviceId, runner, log, power);
   const running = worker;

@@ -246,7 +246,10 @@ export class Master {
       ['connections', () => this.#endConnections()],
       ['tcp', () => tcpClosed],
       ['http', () => this.#http?.close()],
-      ['heartbeats', () => this.registry.flush()],
+      ['heartbeats', () => {
+        this.registry.flush();
+        this.registry.flushDevices();
+      }],
       ['store', () => this.#deps.store.close()],
     ];
     for (const [name, step] of steps) {

@@ -17,6 +17,9 @@ export interface RegistryOptions extends LivenessOptions {
   flaps?: FlapOptions;
 }
 
+/** How often device rows get their last_seen / last metrics written (heartbeat history is written per batch). */
+const DEVICE_TOUCH_EVERY_MS = 30_000;
+
 /** A heartbeat's pause_reason when the worker stops on purpose (PROTOCOL §7.2): not a flap. */
 const STOPPING_REASON = 'shutting down';
 
@@ -70,6 +73,9 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #connected = new Set<string>();
   readonly #drained = new Set<string>();
   readonly #flapOpts: FlapOptions;
+  /** Devices whose last_seen / metrics changed since their row was last written. */
+  readonly #dirty = new Set<string>();
+  #lastTouchMs = 0;
   readonly #flaps: FlapTracker;
   readonly #opts: RegistryOptions;
   #pendingHeartbeats: HeartbeatRow[] = [];
@@ -172,6 +178,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const now = this.#opts.clock.now();
     device.last_seen_ms = now;
     device.last_metrics = metrics;
+    this.#dirty.add(deviceId);
     if (device.state !== 'online') this.#applyStateChanges([{ device_id: deviceId, from: device.state, to: 'online' }], now);
     this.#queueHeartbeat({ device_id: deviceId, ts_ms: now, metrics });
     this.emit('heartbeat', device);
@@ -229,10 +236,33 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const batch = this.#pendingHeartbeats;
     this.#pendingHeartbeats = [];
     try {
-      this.#opts.store.recordHeartbeats(batch);
+      this.#opts.store.appendHeartbeats(batch);
     } catch (err) {
       // Heartbeat history is telemetry: losing one batch must not take the master down.
       this.#opts.log.error({ err, rows: batch.length }, 'heartbeat batch not persisted');
+    }
+    if (this.#opts.clock.now() - this.#lastTouchMs >= DEVICE_TOUCH_EVERY_MS) this.flushDevices();
+  }
+
+  /**
+   * Write each device's last_seen and last metrics (memory has them at once;
+   * the rows follow every DEVICE_TOUCH_EVERY_MS and at shutdown). After a
+   * crash a device's stored last_seen may be that much older: it is offline
+   * after a restart either way, until it speaks.
+   */
+  flushDevices(): void {
+    this.#lastTouchMs = this.#opts.clock.now();
+    if (this.#dirty.size === 0) return;
+    const rows: HeartbeatRow[] = [];
+    for (const id of this.#dirty) {
+      const d = this.#devices.get(id);
+      if (d) rows.push({ device_id: id, ts_ms: d.last_seen_ms, metrics: d.last_metrics ?? {} });
+    }
+    this.#dirty.clear();
+    try {
+      this.#opts.store.touchDevices(rows);
+    } catch (err) {
+      this.#opts.log.error({ err, rows: rows.length }, 'device last_seen not persisted');
     }
   }
 

@@ -61,15 +61,29 @@ function compiled(ref: string): ValidateFunction {
 }
 
 const validateEnvelopeFn = compiled(envelopeSchema.$id);
-const messageValidators = new Map<MessageType, ValidateFunction>(
-  MESSAGE_TYPES.map((type) => [type, compiled(messageSchemas[type].$id)]),
-);
-const replyResultValidators = new Map<MessageType, ValidateFunction>(
-  MESSAGE_TYPES.map((type) => {
-    const definition = REPLY_RESULT_DEFINITIONS[type] ?? 'reply_result';
-    return [type, compiled(`${commonSchema.$id}#/definitions/${definition}`)];
-  }),
-);
+const KNOWN_TYPES: ReadonlySet<string> = new Set(MESSAGE_TYPES);
+
+/**
+ * Validators are compiled on first use, once: a worker sees a handful of the
+ * message types, and each compiled validator costs memory a phone would
+ * rather keep (about 16 MB for all of them). The protocol-schemas tests
+ * compile every one.
+ */
+function lazyValidators(refOf: (type: MessageType) => string): (type: MessageType) => ValidateFunction | undefined {
+  const cache = new Map<MessageType, ValidateFunction>();
+  return (type) => {
+    if (!KNOWN_TYPES.has(type)) return undefined;
+    let validate = cache.get(type);
+    if (validate === undefined) {
+      validate = compiled(refOf(type));
+      cache.set(type, validate);
+    }
+    return validate;
+  };
+}
+
+const messageValidator = lazyValidators((type) => messageSchemas[type].$id);
+const replyResultValidator = lazyValidators((type) => `${commonSchema.$id}#/definitions/${REPLY_RESULT_DEFINITIONS[type] ?? 'reply_result'}`);
 
 const TIMESTAMP_PATTERN: unknown = (commonSchema.definitions as { timestamp_pattern?: { pattern?: unknown } })
   .timestamp_pattern?.pattern;
@@ -129,7 +143,7 @@ function run(validate: ValidateFunction, value: unknown): SchemaViolation[] {
 
 /** Validates a whole parsed frame for `type` (envelope + data). [] means valid. */
 export function validateMessage(type: MessageType, frame: unknown): SchemaViolation[] {
-  const validate = messageValidators.get(type);
+  const validate = messageValidator(type);
   if (validate === undefined) return [{ path: '/message_type', message: `unknown message type ${String(type)}` }];
   return run(validate, frame);
 }
@@ -146,7 +160,7 @@ export function validateEnvelope(frame: unknown): SchemaViolation[] {
  * relative to the result object.
  */
 export function validateReplyResult(requestType: MessageType, result: unknown): SchemaViolation[] {
-  const validate = replyResultValidators.get(requestType);
+  const validate = replyResultValidator(requestType);
   if (validate === undefined) return [{ path: '', message: `unknown message type ${String(requestType)}` }];
   return run(validate, result);
 }

@@ -86,6 +86,8 @@ const SQL = {
       last_metrics = CASE WHEN @ts_ms >= last_seen_ms OR last_metrics IS NULL THEN @metrics ELSE last_metrics END
     WHERE device_id = @device_id`,
   insertHeartbeat: 'INSERT INTO heartbeats (device_id, ts_ms, metrics) VALUES (?, ?, ?)',
+  // A row for a device deleted meanwhile is skipped, not an FK error that fails the batch.
+  appendHeartbeat: 'INSERT INTO heartbeats (device_id, ts_ms, metrics) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = ?)',
   insertEvent: `
     INSERT INTO device_events (device_id, ts_ms, kind, detail)
     SELECT @device_id, @ts_ms, @kind, @detail WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = @device_id)`,
@@ -150,6 +152,18 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return;
     const skipped = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
     this.warnSkipped('heartbeats', skipped);
+  }
+
+  appendHeartbeats(rows: readonly HeartbeatRow[]): void {
+    if (rows.length === 0) return;
+    const skipped = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append(rows));
+    this.warnSkipped('heartbeats', skipped);
+  }
+
+  touchDevices(rows: readonly HeartbeatRow[]): void {
+    if (rows.length === 0) return;
+    const skipped = this.guard(`touching ${rows.length} devices`, () => this.batch.touch(rows));
+    this.warnSkipped('devices', skipped);
   }
 
   recordDeviceEvents(events: readonly DeviceEventRow[]): void {
@@ -376,6 +390,7 @@ function prepareQueries(db: Database.Database) {
     upsertDevice: db.prepare<[DeviceParams]>(SQL.upsertDevice),
     touchDevice: db.prepare<[{ device_id: string; ts_ms: number; metrics: string }]>(SQL.touchDevice),
     insertHeartbeat: db.prepare<[string, number, string]>(SQL.insertHeartbeat),
+    appendHeartbeat: db.prepare<[string, number, string, string]>(SQL.appendHeartbeat),
     insertEvent: db.prepare<[{ device_id: string; ts_ms: number; kind: string; detail: string }]>(SQL.insertEvent),
     setState: db.prepare<[DeviceState, string]>(SQL.setState),
     setDrained: db.prepare<[0 | 1, string]>(SQL.setDrained),
@@ -401,6 +416,12 @@ function prepareBatches(db: Database.Database, q: Queries) {
       }
       return skipped;
     }),
+    append: db.transaction((rows: readonly HeartbeatRow[]): string[] =>
+      rows.filter((r) => q.appendHeartbeat.run(r.device_id, r.ts_ms, JSON.stringify(r.metrics), r.device_id).changes === 0).map((r) => r.device_id),
+    ),
+    touch: db.transaction((rows: readonly HeartbeatRow[]): string[] =>
+      rows.filter((r) => q.touchDevice.run({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: JSON.stringify(r.metrics) }).changes === 0).map((r) => r.device_id),
+    ),
     events: db.transaction((events: readonly DeviceEventRow[]): string[] => {
       const params = events.map((e) => ({ device_id: e.device_id, ts_ms: e.ts_ms, kind: e.kind, detail: JSON.stringify(e.detail) }));
       return params.filter((p) => q.insertEvent.run(p).changes === 0).map((p) => p.device_id);

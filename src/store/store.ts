@@ -79,6 +79,14 @@ export interface Store extends TaskStore, CredentialStore {
    * update each device's last_seen_ms and last_metrics.
    */
   recordHeartbeats(rows: readonly HeartbeatRow[]): void;
+  /**
+   * Append heartbeat history only (one transaction), leaving the device rows
+   * alone: updating 10k scattered device rows per batch is what made
+   * heartbeats expensive, so the registry touches them separately, less often.
+   */
+  appendHeartbeats(rows: readonly HeartbeatRow[]): void;
+  /** Update last_seen_ms / last_metrics of these devices (one transaction); never moves last_seen back. */
+  touchDevices(rows: readonly HeartbeatRow[]): void;
   /** Persist state changes (and other device events) in one transaction. */
   recordDeviceEvents(events: readonly DeviceEventRow[]): void;
   /** Set a device's stored state (called together with a 'state_changed' event). */

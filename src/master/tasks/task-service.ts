@@ -280,6 +280,8 @@ export class TaskService extends EventEmitter {
   #dispatch(): void {
     // While the store refuses writes, promise nothing new: assignments would never be sent.
     if (!this.#commit.healthy) return;
+    // Nothing queued, nothing to place: skip building a snapshot of every device (10k registers would be O(n²)).
+    if (this.#active.queue.size === 0) return;
     const now = this.#deps.clock.now();
     const plan = planDispatch(this.#active.queue, this.#snapshots(), {
       now_ms: now,

@@ -37,9 +37,9 @@ export class PowerMonitor {
 
   /** The first sample is awaited, so a worker that starts paused says so in its first heartbeat. */
   async start(): Promise<void> {
-    await this.sample();
     this.#timer = setInterval(() => void this.sample(), this.#opts.intervalMs);
     this.#timer.unref();
+    await this.sample();
   }
 
   stop(): void {
