@@ -98,6 +98,8 @@ export class Session implements MasterLink {
     this.#runner.attach(this);
     this.#onStatus('registered');
     this.#startHeartbeats(intervalS);
+    // A register starts unpaused on the master; a paused worker says so at once, not a heartbeat later.
+    if ((this.#deps.pauseReason?.() ?? null) !== null) void this.heartbeatNow();
   }
 
   #logRefusal(reply: Envelope | null): void {

@@ -66,3 +66,13 @@ test('a hot device pauses above 45 °C even when plugged in', async (t) => {
   termux.setBattery(90, 'PLUGGED_AC', 39);
   await waitFor(async () => /^phone\s+online\s/m.test(await (await fetch(`${m.httpUrl}/text/devices`)).text()), 20_000, 'resumed once cool');
 });
+
+test('a worker that starts paused says so right after registering, not one (long) heartbeat interval later', async (t) => {
+  const root = tempDir(t);
+  // Heartbeats every 30 s: only the immediate one can show the pause within the wait below.
+  const m = await startMaster(t, { dataDir: join(root, 'master'), heartbeatIntervalS: 30, offlineAfterS: 90, extraArgs: ['--lost-after', '120'] });
+  const termux = fakeTermuxApi(root);
+  termux.setBattery(12, 'UNPLUGGED');
+  startWorker(t, m, { dataDir: join(root, 'phone'), deviceId: 'phone', extraArgs: ['--power-check', '0.2'], env: { PATH: `${termux.binDir}:${process.env['PATH'] ?? ''}` } });
+  await waitFor(async () => /^phone\s+paused \(battery 12%\)\s/m.test(await (await fetch(`${m.httpUrl}/text/devices`)).text()), 10_000, 'paused shown within seconds');
+});
