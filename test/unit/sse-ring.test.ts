@@ -73,3 +73,24 @@ describe('EventRing started after an earlier one', () => {
     assert.deepEqual(ring.since(12).gap, { missed_from: 13, missed_to: 40 });
   });
 });
+
+test('lazy events: the text is made only when read, once, and keeps ids and order with eager ones', () => {
+  const ring = new EventRing<null>(3);
+  let renders = 0;
+  ring.push((id) => `eager ${id}`, null);
+  const lazy = ring.pushLazy((id) => {
+    renders++;
+    return `lazy ${id}`;
+  }, null);
+  assert.equal(renders, 0, 'nothing rendered while nobody reads');
+  assert.equal(ring.chars, 'eager 1'.length, 'lazy events are not counted');
+  const { events } = ring.since(0);
+  assert.deepEqual(events.map((e) => [e.id, e.frame]), [[1, 'eager 1'], [2, 'lazy 2']]);
+  assert.equal(lazy.frame, 'lazy 2');
+  assert.equal(renders, 1, 'rendered once, then kept');
+  ring.push((id) => `eager ${id}`, null);
+  ring.push((id) => `eager ${id}`, null);
+  assert.equal(ring.chars, 'eager 3'.length + 'eager 4'.length, 'evicting the first eager event keeps the count right');
+  ring.push((id) => `eager ${id}`, null);
+  assert.equal(ring.chars, 'eager 3'.length + 'eager 4'.length + 'eager 5'.length, 'evicting a lazy event subtracts nothing');
+});

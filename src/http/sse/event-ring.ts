@@ -32,6 +32,8 @@ export class EventRing<M> {
   #size = 0;
   #lastId = 0;
   #chars = 0;
+  /** Events whose text counts in `chars` (eager ones). */
+  readonly #counted = new WeakSet<RingEvent<M>>();
 
   /** `firstId` > 1 continues the ids of an earlier ring for the same stream. */
   constructor(capacity: number, firstId = 1) {
@@ -63,17 +65,43 @@ export class EventRing<M> {
   /** Append an event; `format` gets the new id and returns the wire text. */
   push(format: (id: number) => string, meta: M): RingEvent<M> {
     const id = this.#lastId + 1;
-    const event: RingEvent<M> = { id, frame: format(id), meta };
-    this.#lastId = id;
-    this.#chars += event.frame.length;
+    return this.#append({ id, frame: format(id), meta }, true);
+  }
+
+  /**
+   * Append an event whose text is made only when someone reads it (a client
+   * follows or replays). A busy master changes thousands of tasks a second;
+   * rendering each into JSON for a stream nobody watches was an eighth of its
+   * CPU. Lazy events are not counted in `chars` (only per-task rings, which
+   * are never lazy, use that budget).
+   */
+  pushLazy(format: (id: number) => string, meta: M): RingEvent<M> {
+    const id = this.#lastId + 1;
+    let frame: string | null = null;
+    const event: RingEvent<M> = {
+      id,
+      meta,
+      get frame(): string {
+        frame ??= format(id);
+        return frame;
+      },
+    };
+    return this.#append(event, false);
+  }
+
+  #append(event: RingEvent<M>, counted: boolean): RingEvent<M> {
+    this.#lastId = event.id;
+    if (counted) this.#chars += event.frame.length;
     if (this.#size < this.capacity) {
       this.#items[(this.#start + this.#size) % this.capacity] = event;
       this.#size += 1;
     } else {
-      this.#chars -= this.#items[this.#start]!.frame.length;
+      const evicted = this.#items[this.#start]!;
+      if (this.#counted.has(evicted)) this.#chars -= evicted.frame.length;
       this.#items[this.#start] = event;
       this.#start = (this.#start + 1) % this.capacity;
     }
+    if (counted) this.#counted.add(event);
     return event;
   }
 

@@ -26,9 +26,15 @@ export class SseChannel<M> {
     return this.#subs.size;
   }
 
-  /** Record an event (`json` is serialised JSON text) and send it to every client that wants it. */
-  publish(event: string, json: string, meta: M): RingEvent<M> {
-    const ev = this.ring.push((id) => formatJsonEvent(id, event, json), meta);
+  /**
+   * Record an event and send it to every client that wants it. `json` is
+   * serialised JSON text, or a function that makes it: then nothing is
+   * serialised until a client reads the event.
+   */
+  publish(event: string, json: string | (() => string), meta: M): RingEvent<M> {
+    const ev = typeof json === 'string'
+      ? this.ring.push((id) => formatJsonEvent(id, event, json), meta)
+      : this.ring.pushLazy((id) => formatJsonEvent(id, event, json()), meta);
     for (const sub of this.#subs) {
       if (sub.accepts(meta)) sub.conn.send(ev.id, ev.frame);
     }

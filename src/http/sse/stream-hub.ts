@@ -157,7 +157,9 @@ export class StreamHub {
     const { registry, tasks, logs } = this.#deps;
     this.#on(logs, 'entry', (e: LogEntry) => this.logs.publish('log', e.line, e.level));
     this.#on<TaskEvents, 'task'>(tasks, 'task', (t: TaskRecord) => {
-      this.tasks.publish('task', JSON.stringify(compactTaskView(t)), null);
+      // A shallow copy is a true snapshot: the service replaces, never mutates, a task's nested objects.
+      const snapshot = { ...t };
+      this.tasks.publish('task', () => JSON.stringify(compactTaskView(snapshot)), null);
       this.taskStreams.publishTask(t);
     });
     this.#on<TaskEvents, 'output'>(tasks, 'output', (line: TaskOutputLine) => this.taskStreams.publishOutput(line, (id) => tasks.get(id)));
