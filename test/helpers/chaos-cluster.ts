@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './ports.js';
 import { spawnBin, type RunningProcess } from './processes.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -101,18 +101,6 @@ export class ChaosCluster {
     await Promise.all(all.map((p) => p.exited));
     await this.proxy?.close();
   }
-}
-
-/** A port free on 127.0.0.1 right now (the master binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function runtimePid(dataDir: string): number | null {

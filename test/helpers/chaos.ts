@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChaosCluster } from './chaos-cluster.js';
 import { checkInvariants, type Invariant, type SubmittedTask } from './chaos-checks.js';
+import { seededRandom } from './random.js';
 
 /**
  * The chaos run (issue #6): a real master and real workers behind a proxy,
@@ -50,18 +51,6 @@ export const DEFAULT_CHAOS: Omit<ChaosOptions, 'seed' | 'print'> = {
   maxRssMb: 300,
   slots: 4,
 };
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Task i of a run: an echo, a short sleep or an exec, each with the output it must produce. */
 export function chaosTask(i: number, seed: number, rand: () => number): SubmittedTask {

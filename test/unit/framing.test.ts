@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineFramer } from '../../src/protocol/framing.js';
+import { seededRandom } from '../helpers/random.js';
 
 const MAX = 64;
 
@@ -31,18 +32,6 @@ function slices(buf: Buffer, size: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so random chunkings are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('LineFramer: reassembly', () => {
@@ -93,7 +82,7 @@ describe('LineFramer: reassembly', () => {
     const messages = Array.from({ length: 500 }, (_, i) => JSON.stringify({ n: i, s: 'é😀'.repeat(i % 7) }));
     const stream = Buffer.from(messages.map((m) => `${m}\n`).join(''), 'utf8');
     for (const seed of [1, 2, 3, 42]) {
-      const rand = prng(seed);
+      const rand = seededRandom(seed);
       const f = framer(1024);
       const chunks: Buffer[] = [];
       for (let i = 0; i < stream.length; ) {
