@@ -27,7 +27,7 @@ export function spawnBin(name: string, args: string[], env: Record<string, strin
   let out = '';
   proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | string>((res) => proc.once('exit', (code, signal) => res(code ?? signal ?? -1)));
+  const exited = exitedWithOutput(proc);
   return {
     proc,
     output: () => out,
@@ -36,6 +36,25 @@ export function spawnBin(name: string, args: string[], env: Record<string, strin
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     },
   };
+}
+
+/**
+ * Resolves once the process has exited and its stdout/stderr are drained ('close'),
+ * so output() is complete when a test reads it. 'exit' can come before the last
+ * bytes of the pipes; a grandchild holding a pipe open must not hang the test, so
+ * 'close' is awaited for at most 2 s after 'exit'.
+ */
+function exitedWithOutput(proc: ChildProcess): Promise<number | string> {
+  return new Promise((res) => {
+    proc.once('exit', (code, signal) => {
+      const result = code ?? signal ?? -1;
+      const timer = setTimeout(() => res(result), 2_000);
+      proc.once('close', () => {
+        clearTimeout(timer);
+        res(result);
+      });
+    });
+  });
 }
 
 export function tempDir(t: TestContext, prefix = 'rc-test-'): string {

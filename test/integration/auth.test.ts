@@ -42,7 +42,8 @@ async function attempt(m: RunningMaster, msg: Frame): Promise<{ reply: Frame; cl
 test('enrolment: the join token, per-device secrets, replay protection and rotation', async (t) => {
   const root = tempDir(t);
   const m = await startMaster(t, { dataDir: join(root, 'master') });
-  assert.match(m.output(), /join a worker: rc-worker --join \S+ --token \S+/, 'the master prints the exact join line');
+  // stderr is a separate pipe from master.json: the line may be read a moment after the file.
+  await waitFor(() => /join a worker: rc-worker --join \S+ --token \S+/.test(m.output()), 10_000, 'the master prints the exact join line');
   startWorker(t, m, { dataDir: join(root, 'legit'), deviceId: 'legit', role: 'pi' });
   await waitFor(async () => (await devices(m)).some((d) => d.device_id === 'legit' && d.status === 'online'), 20_000, 'legit worker enrolled');
   const secret = await waitFor(() => {
