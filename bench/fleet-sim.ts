@@ -35,6 +35,8 @@ export interface FleetStats {
   assigned: number;
   resultsAcked: number;
   heartbeatsSent: number;
+  /** Heartbeats that asked for an ack (the others are quiet). */
+  heartbeatsAsked: number;
   heartbeatsAcked: number;
   errors: number;
   /** Distinct (task_id, attempt) pairs seen, to check "exactly once". */
@@ -42,7 +44,7 @@ export interface FleetStats {
 }
 
 export class FleetSim {
-  readonly stats: FleetStats = { registered: 0, assigned: 0, resultsAcked: 0, heartbeatsSent: 0, heartbeatsAcked: 0, errors: 0, duplicateAssigns: 0 };
+  readonly stats: FleetStats = { registered: 0, assigned: 0, resultsAcked: 0, heartbeatsSent: 0, heartbeatsAsked: 0, heartbeatsAcked: 0, errors: 0, duplicateAssigns: 0 };
   readonly #opts: FleetOptions;
   readonly #devices: SimDevice[] = [];
   readonly #seen = new Set<string>();
@@ -98,6 +100,7 @@ class SimDevice {
   #out: string[] = [];
   #flushScheduled = false;
   #heartbeat: NodeJS.Timeout | null = null;
+  #beats = 0;
   #active = 0;
   #registered: ((ok: boolean) => void) | null = null;
 
@@ -207,10 +210,15 @@ class SimDevice {
     this.#active--;
   }
 
+  /** Like the real worker (PROTOCOL §5.2): every 3rd heartbeat asks for an ack, the rest are quiet. */
   #beat(): void {
-    this.#fleet.stats.heartbeatsSent++;
+    const stats = this.#fleet.stats;
+    stats.heartbeatsSent++;
+    const ask = ++this.#beats % 3 === 0;
+    if (ask) stats.heartbeatsAsked++;
     const metrics = { cpu_usage: 10 + Math.random() * 20, memory_usage: 40, active_tasks: this.#active };
-    this.#send(createMessage('heartbeat', { device_id: this.#id, metrics }, { sender: this.#id, receiver: MASTER_ID }));
+    const data = ask ? { device_id: this.#id, metrics } : { device_id: this.#id, metrics, reply: false };
+    this.#send(createMessage('heartbeat', data, { sender: this.#id, receiver: MASTER_ID }));
   }
 
   /** Frames written in one turn leave in one socket write, as a real peer should. */

@@ -115,6 +115,8 @@ export interface HeartbeatMetrics {
 export interface HeartbeatData {
   device_id?: string;
   metrics?: HeartbeatMetrics;
+  /** false: the master answers only errors, never an ack (PROTOCOL §5.2 quiet heartbeats). */
+  reply?: boolean;
   [key: string]: unknown;
 }
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { HeartbeatLog, type ChainLink } from './heartbeat-log.js';
 import { CredentialTables } from './credential-tables.js';
 import type { DeviceCredential } from './store.js';
 import { RcError, StoreError } from '../common/errors.js';
@@ -50,12 +51,6 @@ interface DeviceDbRow {
   drained: number;
 }
 
-interface HeartbeatDbRow {
-  device_id: string;
-  ts_ms: number;
-  metrics: string;
-}
-
 interface EventDbRow {
   device_id: string;
   ts_ms: number;
@@ -83,19 +78,14 @@ const SQL = {
   touchDevice: `
     UPDATE devices SET
       last_seen_ms = MAX(last_seen_ms, @ts_ms),
-      last_metrics = CASE WHEN @ts_ms >= last_seen_ms OR last_metrics IS NULL THEN @metrics ELSE last_metrics END
+      last_metrics = CASE WHEN @ts_ms >= last_seen_ms OR last_metrics IS NULL THEN @metrics ELSE last_metrics END,
+      last_heartbeat_id = COALESCE(@head, last_heartbeat_id)
     WHERE device_id = @device_id`,
-  insertHeartbeat: 'INSERT INTO heartbeats (device_id, ts_ms, metrics) VALUES (?, ?, ?)',
-  // A row for a device deleted meanwhile is skipped, not an FK error that fails the batch.
-  appendHeartbeat: 'INSERT INTO heartbeats (device_id, ts_ms, metrics) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = ?)',
   insertEvent: `
     INSERT INTO device_events (device_id, ts_ms, kind, detail)
     SELECT @device_id, @ts_ms, @kind, @detail WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = @device_id)`,
   setState: 'UPDATE devices SET state = ? WHERE device_id = ?',
   setDrained: 'UPDATE devices SET drained = ? WHERE device_id = ?',
-  recentHeartbeats: `
-    SELECT device_id, ts_ms, metrics FROM heartbeats
-    WHERE device_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
   recentEvents: `
     SELECT device_id, ts_ms, kind, detail FROM device_events
     WHERE device_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
@@ -108,6 +98,7 @@ const SQL = {
 
 type Queries = ReturnType<typeof prepareQueries>;
 type Batches = ReturnType<typeof prepareBatches>;
+type AppendResult = { skipped: string[]; heads: Map<string, ChainLink> };
 
 /**
  * SQLite (better-sqlite3) implementation of Store. Synchronous by design: a
@@ -122,6 +113,7 @@ export class SqliteStore implements Store {
   private readonly batch: Batches;
   private readonly tasks: TaskTables;
   private readonly credentials: CredentialTables;
+  private readonly heartbeats: HeartbeatLog;
   private isClosed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -130,7 +122,8 @@ export class SqliteStore implements Store {
     this.db = openDatabase(opts.file, this.log, opts.maxSizeBytes ?? null);
     try {
       this.q = prepareQueries(this.db);
-      this.batch = prepareBatches(this.db, this.q);
+      this.heartbeats = new HeartbeatLog(this.db);
+      this.batch = prepareBatches(this.db, this.q, this.heartbeats);
       this.tasks = new TaskTables(this.db);
       this.credentials = new CredentialTables(this.db);
     } catch (err) {
@@ -150,13 +143,15 @@ export class SqliteStore implements Store {
 
   recordHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const skipped = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
+    const { skipped, heads } = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
+    this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
   appendHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const skipped = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append(rows));
+    const { skipped, heads } = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append(rows));
+    this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
@@ -185,7 +180,7 @@ export class SqliteStore implements Store {
 
   recentHeartbeats(deviceId: string, limit: number): HeartbeatRow[] {
     const op = `reading heartbeats of ${deviceId}`;
-    const rows = this.guard(op, () => this.q.recentHeartbeats.all(deviceId, toLimit(limit)));
+    const rows = this.guard(op, () => this.heartbeats.recent(deviceId, toLimit(limit)));
     return rows.map((r) => ({
       device_id: r.device_id,
       ts_ms: r.ts_ms,
@@ -388,13 +383,10 @@ function prepareQueries(db: Database.Database) {
   return {
     selectDevices: db.prepare<[], DeviceDbRow>(SQL.selectDevices),
     upsertDevice: db.prepare<[DeviceParams]>(SQL.upsertDevice),
-    touchDevice: db.prepare<[{ device_id: string; ts_ms: number; metrics: string }]>(SQL.touchDevice),
-    insertHeartbeat: db.prepare<[string, number, string]>(SQL.insertHeartbeat),
-    appendHeartbeat: db.prepare<[string, number, string, string]>(SQL.appendHeartbeat),
+    touchDevice: db.prepare<[{ device_id: string; ts_ms: number; metrics: string; head: number | null }]>(SQL.touchDevice),
     insertEvent: db.prepare<[{ device_id: string; ts_ms: number; kind: string; detail: string }]>(SQL.insertEvent),
     setState: db.prepare<[DeviceState, string]>(SQL.setState),
     setDrained: db.prepare<[0 | 1, string]>(SQL.setDrained),
-    recentHeartbeats: db.prepare<[string, number], HeartbeatDbRow>(SQL.recentHeartbeats),
     recentEvents: db.prepare<[string, number], EventDbRow>(SQL.recentEvents),
     pruneHeartbeats: db.prepare<[number]>(SQL.pruneHeartbeats),
     pruneOldestHeartbeats: db.prepare<[number, number]>(SQL.pruneOldestHeartbeats),
@@ -403,24 +395,28 @@ function prepareQueries(db: Database.Database) {
 }
 
 /** Each batch is one transaction; each returns the device ids it skipped as unknown. */
-function prepareBatches(db: Database.Database, q: Queries) {
+function prepareBatches(db: Database.Database, q: Queries, log: HeartbeatLog) {
+  const touch = (r: HeartbeatRow, metrics: string, head: number | null): boolean =>
+    q.touchDevice.run({ device_id: r.device_id, ts_ms: r.ts_ms, metrics, head }).changes > 0;
   return {
-    heartbeats: db.transaction((rows: readonly HeartbeatRow[]): string[] => {
+    /** History and the device row at once; the heads are committed by the caller. */
+    heartbeats: db.transaction((rows: readonly HeartbeatRow[]): AppendResult => {
       const skipped: string[] = [];
-      for (const { device_id, ts_ms, metrics } of rows) {
-        const json = JSON.stringify(metrics);
-        // Touch first: zero changes means no such device, and the FK would
-        // otherwise fail the whole batch over one stray row.
-        if (q.touchDevice.run({ device_id, ts_ms, metrics: json }).changes === 0) skipped.push(device_id);
-        else q.insertHeartbeat.run(device_id, ts_ms, json);
+      const json = rows.map((r) => JSON.stringify(r.metrics));
+      const heads = log.insert(rows.map((r, i) => ({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: json[i]! })), skipped);
+      const unknown = new Set(skipped);
+      for (const [i, r] of rows.entries()) {
+        if (!unknown.has(r.device_id)) touch(r, json[i]!, heads.get(r.device_id)?.id ?? null);
       }
-      return skipped;
+      return { skipped, heads };
     }),
-    append: db.transaction((rows: readonly HeartbeatRow[]): string[] =>
-      rows.filter((r) => q.appendHeartbeat.run(r.device_id, r.ts_ms, JSON.stringify(r.metrics), r.device_id).changes === 0).map((r) => r.device_id),
-    ),
+    append: db.transaction((rows: readonly HeartbeatRow[]): AppendResult => {
+      const skipped: string[] = [];
+      const heads = log.insert(rows.map((r) => ({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: JSON.stringify(r.metrics) })), skipped);
+      return { skipped, heads };
+    }),
     touch: db.transaction((rows: readonly HeartbeatRow[]): string[] =>
-      rows.filter((r) => q.touchDevice.run({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: JSON.stringify(r.metrics) }).changes === 0).map((r) => r.device_id),
+      rows.filter((r) => !touch(r, JSON.stringify(r.metrics), log.head(r.device_id))).map((r) => r.device_id),
     ),
     events: db.transaction((events: readonly DeviceEventRow[]): string[] => {
       const params = events.map((e) => ({ device_id: e.device_id, ts_ms: e.ts_ms, kind: e.kind, detail: JSON.stringify(e.detail) }));

@@ -6,8 +6,14 @@ import type { MasterLink, TaskRunner } from './task-runner.js';
 import type { WorkerDeps, WorkerStatus } from './worker.js';
 
 const REPLY_TIMEOUT_MS = 10_000;
-/** Unanswered heartbeats before we assume the master is gone and reconnect. */
-const MAX_UNACKED_HEARTBEATS = 3;
+/**
+ * Quiet heartbeats (PROTOCOL §5.2): only every ASK_EVERY-th periodic heartbeat
+ * asks for an ack, because the ack's socket write is most of what a heartbeat
+ * costs the master. After MAX_UNANSWERED_ASKS asks without a reply we assume
+ * the master is gone and reconnect.
+ */
+const ASK_EVERY = 3;
+const MAX_UNANSWERED_ASKS = 2;
 
 type PendingReply = { resolve(msg: Envelope | null): void; timer: NodeJS.Timeout };
 
@@ -21,8 +27,11 @@ export class Session implements MasterLink {
   readonly #onStatus: (s: WorkerStatus) => void;
   readonly #pending = new Map<string, PendingReply>();
   #heartbeatTimer: NodeJS.Timeout | null = null;
-  #unacked = 0;
+  #unanswered = 0;
+  #beats = 0;
   #registered = false;
+  #reregistering = false;
+  #runnerAttached = false;
   /** The master answered the register with an error (as opposed to not answering). */
   refused = false;
 
@@ -93,8 +102,11 @@ export class Session implements MasterLink {
     if (typeof result['device_secret'] === 'string') this.#deps.credentials.saveDeviceSecret(result['device_secret']);
     const intervalS = Number(result['heartbeat_interval'] ?? 15);
     this.#registered = true;
-    this.#unacked = 0;
+    this.#unanswered = 0;
+    this.#beats = 0;
     this.#deps.log.info({ heartbeat_interval_s: intervalS }, 'registered with master');
+    // Always (again after a re-register): attaching also resends the results still held.
+    this.#runnerAttached = true;
     this.#runner.attach(this);
     this.#onStatus('registered');
     this.#startHeartbeats(intervalS);
@@ -115,34 +127,46 @@ export class Session implements MasterLink {
   #startHeartbeats(intervalS: number): void {
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => {
-      this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
+      this.#heartbeat(++this.#beats % ASK_EVERY === 0).catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
     }, Math.max(100, intervalS * 1000));
   }
 
   /** An extra heartbeat now, e.g. to say the worker is pausing; resolves once answered (or not). */
   heartbeatNow(): Promise<void> {
     if (!this.#registered) return Promise.resolve();
-    return this.#heartbeat().catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
+    return this.#heartbeat(true).catch((err: unknown) => this.#deps.log.warn({ err }, 'heartbeat failed'));
   }
 
-  async #heartbeat(): Promise<void> {
-    if (this.#unacked >= MAX_UNACKED_HEARTBEATS) {
-      this.#deps.log.warn({ unacked: this.#unacked }, 'master stopped answering; reconnecting');
+  /** `ask`: want an ack (a liveness probe of the master); otherwise a quiet heartbeat that only errors answer. */
+  async #heartbeat(ask: boolean): Promise<void> {
+    if (this.#unanswered >= MAX_UNANSWERED_ASKS) {
+      this.#deps.log.warn({ unanswered: this.#unanswered }, 'master stopped answering; reconnecting');
       this.close();
       return;
     }
-    this.#unacked++;
     const metrics = await this.#deps.sampleMetrics(this.#runner.executor.activeCount);
     const pauseReason = this.#deps.pauseReason?.() ?? null;
     if (pauseReason !== null) Object.assign(metrics, { paused: true, pause_reason: pauseReason });
-    const reply = await this.request(createMessage('heartbeat', { device_id: this.#deps.deviceId, metrics }, { sender: this.#deps.deviceId, receiver: MASTER_ID }));
-    if (reply === null) return;
-    this.#unacked = 0;
-    if (reply.message_type === 'error' && reply.data['code'] === 'RC_ERR_DEVICE_UNKNOWN') {
-      // The master lost us (e.g. its store was reset): register again on this connection.
-      this.#deps.log.warn('master does not know this device; registering again');
-      void this.#register();
+    const data = ask ? { device_id: this.#deps.deviceId, metrics } : { device_id: this.#deps.deviceId, metrics, reply: false };
+    const message = createMessage('heartbeat', data, { sender: this.#deps.deviceId, receiver: MASTER_ID });
+    if (!ask) {
+      this.#conn.send(message);
+      return;
     }
+    this.#unanswered++;
+    const reply = await this.request(message);
+    if (reply === null) return;
+    this.#unanswered = 0;
+    if (reply.message_type === 'error') this.#onUnsolicitedError(reply);
+  }
+
+  /** An error frame nobody awaits, e.g. the answer to a quiet heartbeat. */
+  #onUnsolicitedError(msg: Envelope): void {
+    if (msg.data['code'] !== 'RC_ERR_DEVICE_UNKNOWN' || this.#reregistering) return;
+    // The master lost us (e.g. its store was reset): register again on this connection.
+    this.#reregistering = true;
+    this.#deps.log.warn('master does not know this device; registering again');
+    void this.#register().finally(() => (this.#reregistering = false));
   }
 
   #onMessage(msg: Envelope): void {
@@ -151,6 +175,10 @@ export class Session implements MasterLink {
       case 'error':
         return this.#resolveReply(msg);
       case 'task_assign':
+        // The master assigns only after accepting our register, and its assign
+        // can arrive in the same read as the register ack, before #registerOnce
+        // resumes: attach now, or the task's 'started' progress would be dropped.
+        this.#attachRunner();
         return this.#runner.onAssign(msg as unknown as Envelope<'task_assign', TaskAssignData>, this);
       case 'task_cancel':
         return this.#runner.onCancel(msg as unknown as Envelope<'task_cancel', TaskCancelData>, this);
@@ -161,11 +189,20 @@ export class Session implements MasterLink {
     }
   }
 
+  #attachRunner(): void {
+    if (this.#runnerAttached) return;
+    this.#runnerAttached = true;
+    this.#runner.attach(this);
+  }
+
   #resolveReply(msg: Envelope): void {
     const original = msg.data['original_message_id'];
     if (typeof original !== 'string') return;
     const pending = this.#pending.get(original);
-    if (!pending) return;
+    if (!pending) {
+      if (msg.message_type === 'error') this.#onUnsolicitedError(msg);
+      return;
+    }
     this.#pending.delete(original);
     clearTimeout(pending.timer);
     pending.resolve(msg);

@@ -99,6 +99,22 @@ test('wire protocol against a real master', async (t) => {
     assert.equal(reply.data['code'], 'RC_ERR_DEVICE_UNKNOWN');
   });
 
+  await t.test('a quiet heartbeat (reply: false) is recorded but not acked; errors are still answered', async (t) => {
+    const c = await client(t, m);
+    await c.request(register('quiet-dev'));
+    const quiet = frame('heartbeat', { metrics: { cpu_usage: 77 }, reply: false }, 'quiet-dev');
+    const asking = frame('heartbeat', { metrics: { cpu_usage: 12 } }, 'quiet-dev');
+    await c.send(quiet);
+    const info = await c.request(frame('device_info', { device_id: 'quiet-dev' }));
+    const device = (info.data['result'] as { device: { metrics: { cpu_usage: number } } }).device;
+    assert.equal(device.metrics.cpu_usage, 77, 'the quiet heartbeat was recorded');
+    assert.equal((await c.request(asking)).message_type, 'ack', 'a heartbeat without the field is answered');
+    // Replies leave in order, so an ack for the quiet one would be here by now.
+    assert.ok(!c.frames.some((f) => f.data['original_message_id'] === quiet.message_id), 'no ack for the quiet heartbeat');
+    const wrong = frame('heartbeat', { device_id: 'someone-else', metrics: {}, reply: false }, 'quiet-dev');
+    assert.equal((await c.request(wrong)).data['code'], 'RC_ERR_DEVICE_ID_MISMATCH', 'a quiet heartbeat still gets its error');
+  });
+
   await t.test('a connection cannot speak for another device after registering', async (t) => {
     const c = await client(t, m);
     await c.request(register('honest-dev'));

@@ -21,5 +21,7 @@ export function handleHeartbeat(msg: Envelope<'heartbeat', HeartbeatData>, conn:
   if (!ctx.registry.heartbeat(deviceId, normalizeMetrics(msg.data.metrics))) {
     throw new ProtocolError('RC_ERR_DEVICE_UNKNOWN', `device ${deviceId} is not registered; send register first`);
   }
+  // A quiet heartbeat (PROTOCOL §5.2) saves the socket write that is most of its cost.
+  if (msg.data.reply === false) return;
   conn.send(createAck(msg, { heartbeat_interval: ctx.heartbeatIntervalS }, MASTER_ID));
 }
