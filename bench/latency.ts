@@ -3,6 +3,8 @@ import { FleetSim } from './fleet-sim.js';
 import { BenchMaster, percentile } from './master-proc.js';
 import { submitNoops } from './throughput.js';
 
+const WARMUP_PROBES = 20;
+
 export interface LatencyResult {
   probes: number;
   loadTasksPerS: number;
@@ -24,21 +26,32 @@ export async function measureLatency(probes: number, loadPerS: number): Promise<
   const byTask = new Map<string, string>();
   const assignMs: number[] = [];
   const resultMs: number[] = [];
+  let warmedUp = 0;
+  const warmups = new Set<string>();
   const fleet = await FleetSim.start({
     host: '127.0.0.1', port: master.tcpPort, devices: 8, slots: 50, joinToken: master.secret('join-token'),
     onAssign: (taskId, at, data) => {
       const probe = String((data['payload'] as { message?: unknown } | undefined)?.message ?? '');
+      if (probe.startsWith('warmup-')) warmups.add(taskId);
       const t0 = sent.get(probe);
       if (t0 === undefined) return;
       byTask.set(taskId, probe);
       assignMs.push(at - t0);
     },
     onResultAck: (taskId, at) => {
+      if (warmups.delete(taskId)) warmedUp++;
       const probe = byTask.get(taskId);
       const t0 = probe === undefined ? undefined : sent.get(probe);
       if (t0 !== undefined) resultMs.push(at - t0);
     },
   });
+  const probe = async (message: string, answered: () => boolean): Promise<void> => {
+    const res = await master.post('/api/v1/tasks', { task_type: 'echo', payload: { message } });
+    if (res.status !== 201) throw new Error(`probe ${message} refused: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    const deadline = performance.now() + 5000;
+    while (!answered() && performance.now() < deadline) await sleep(1);
+    await sleep(5);
+  };
   let loading = loadPerS > 0;
   const load = (async () => {
     const batch = Math.max(1, Math.round(loadPerS / 20));
@@ -50,13 +63,13 @@ export async function measureLatency(probes: number, loadPerS: number): Promise<
   })();
   try {
     await sleep(loadPerS > 0 ? 1000 : 200);
+    // The first requests pay for JIT compilation of every path they take (the
+    // very first took 60 ms): warm up, then measure the steady state.
+    for (let i = 0; i < WARMUP_PROBES; i++) await probe(`warmup-${i}`, () => warmedUp >= i + 1);
     for (let i = 0; i < probes; i++) {
       const name = `probe-${i}`;
       sent.set(name, performance.now());
-      await master.post('/api/v1/tasks', { task_type: 'echo', payload: { message: name } });
-      const deadline = performance.now() + 5000;
-      while (resultMs.length <= i && performance.now() < deadline) await sleep(1);
-      await sleep(5);
+      await probe(name, () => resultMs.length > i);
     }
   } finally {
     loading = false;

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { HeartbeatLog, type ChainLink } from './heartbeat-log.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { CredentialTables } from './credential-tables.js';
 import type { DeviceCredential } from './store.js';
 import { RcError, StoreError } from '../common/errors.js';
@@ -35,6 +36,8 @@ export interface SqliteStoreOptions {
   log?: StoreLogger;
   /** Cap on the database size (PRAGMA max_page_count); writes beyond it fail with SQLITE_FULL. */
   maxSizeBytes?: number | null;
+  /** Checkpoint the WAL in a worker thread instead of inside commits (the master; see checkpointer.ts). */
+  backgroundCheckpoints?: boolean;
 }
 
 type StateChange = { device_id: string; state: DeviceState };
@@ -114,6 +117,7 @@ export class SqliteStore implements Store {
   private readonly tasks: TaskTables;
   private readonly credentials: CredentialTables;
   private readonly heartbeats: HeartbeatLog;
+  private readonly checkpointer: BackgroundCheckpointer | null = null;
   private isClosed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -126,6 +130,10 @@ export class SqliteStore implements Store {
       this.batch = prepareBatches(this.db, this.q, this.heartbeats);
       this.tasks = new TaskTables(this.db);
       this.credentials = new CredentialTables(this.db);
+      if (opts.backgroundCheckpoints === true) {
+        this.checkpointer = new BackgroundCheckpointer(this.db, this.log);
+        this.checkpointer.start();
+      }
     } catch (err) {
       this.db.close();
       throw toStoreError(`preparing statements for ${opts.file}`, err);
@@ -285,6 +293,7 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.checkpointer?.stop();
     try {
       this.db.pragma('optimize');
     } catch (err) {

@@ -57,9 +57,33 @@ function exitedWithOutput(proc: ChildProcess): Promise<number | string> {
   });
 }
 
+/** Processes each test started, so its temp dirs are removed only once they are gone. */
+const startedBy = new WeakMap<TestContext, Set<RunningProcess>>();
+
+function track(t: TestContext, running: RunningProcess): void {
+  const set = startedBy.get(t) ?? new Set<RunningProcess>();
+  set.add(running);
+  startedBy.set(t, set);
+  t.after(async () => {
+    running.kill('SIGKILL');
+    await running.exited;
+  });
+}
+
+/**
+ * A temp dir removed after the test. `after` hooks run in the order they were
+ * registered, so the dir's hook (usually the first) would otherwise race a
+ * master still writing into it (ENOTEMPTY): it stops the test's processes first.
+ */
 export function tempDir(t: TestContext, prefix = 'rc-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    for (const running of startedBy.get(t) ?? []) {
+      running.kill('SIGKILL');
+      await running.exited;
+    }
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 });
+  });
   return dir;
 }
 
@@ -92,10 +116,7 @@ export async function startMaster(t: TestContext, opts: MasterOptions): Promise<
     ...(opts.extraArgs ?? []),
   ];
   const running = spawnBin('rc-master', args, opts.env ?? {});
-  t.after(async () => {
-    running.kill('SIGKILL');
-    await running.exited;
-  });
+  track(t, running);
   const info = await waitFor(() => readRuntimeFile(opts.dataDir, running.proc.pid), 15_000, () => `master did not start:\n${running.output()}`);
   return { ...running, tcpPort: info.tcp_port, httpPort: info.http_port, dataDir: opts.dataDir, httpUrl: `http://127.0.0.1:${info.http_port}` };
 }
@@ -140,9 +161,6 @@ export function startWorker(t: TestContext, master: JoinTarget, opts: WorkerOpti
   // Tests run programs through exec; a worker offers it only when allowed (unless the test says otherwise).
   if (!(opts.extraArgs ?? []).includes('--allow')) args.push('--allow', 'exec');
   const running = spawnBin('rc-worker', [...args, ...(opts.extraArgs ?? [])], opts.env ?? {});
-  t.after(async () => {
-    running.kill('SIGKILL');
-    await running.exited;
-  });
+  track(t, running);
   return running;
 }

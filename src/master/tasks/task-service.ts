@@ -95,7 +95,7 @@ export class TaskService extends EventEmitter {
 
   // ------------------------------------------------------------ people
 
-  /** Validate every body, then insert all new tasks in ONE transaction. */
+  /** Validate every body, insert all new tasks in ONE transaction, place them; returns them as created. */
   submit(bodies: readonly unknown[]): TaskRecord[] {
     if (this.#closed) throw shuttingDown();
     const now = this.#deps.clock.now();
@@ -114,8 +114,26 @@ export class TaskService extends EventEmitter {
     this.#commit.flush();
     this.#deps.store.commitTaskChanges({ inserts: fresh });
     for (const task of fresh) this.#active.track(task, now);
-    if (fresh.length > 0) this.scheduleDispatch();
-    return out;
+    // The answer shows each task as created; placement below may move it on at once.
+    const created = out.map((task) => ({ ...task }));
+    if (fresh.length > 0) this.#dispatchNow();
+    return created;
+  }
+
+  /**
+   * Place new work in the same turn as the submit, and send the assignments
+   * once they are committed, before the HTTP answer: submit → assign is one
+   * handler, not three turns of the event loop.
+   */
+  #dispatchNow(): void {
+    if (this.#closed) return;
+    this.#dispatch();
+    try {
+      this.#commit.flush();
+    } catch (err) {
+      // The buffer keeps the rows and retries; the submit itself is already on disk.
+      this.#deps.log.error({ err }, 'task changes not persisted; will retry');
+    }
   }
 
   cancel(taskId: string): TaskRecord {
