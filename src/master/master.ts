@@ -69,6 +69,8 @@ export class Master {
   readonly #startedAtMs = Date.now();
   #tcp: Server | null = null;
   #tls: TlsMaterial | null = null;
+  /** The worker port, once bound (the configured one before that, e.g. for /join while the queue loads). */
+  #tcpPort = 0;
   #http: FastifyInstance | null = null;
   #timers: NodeJS.Timeout[] = [];
   #closing: Promise<void> | null = null;
@@ -123,9 +125,12 @@ export class Master {
   async start(): Promise<BoundPorts> {
     this.#tls = loadTlsMaterial(this.#deps.config.tls_cert, this.#deps.config.tls_key);
     this.registry.load();
-    this.tasks.load();
+    // HTTP serves while the queue loads; workers connect once it is loaded, as
+    // their reconnect and results need every active task known (TaskService.load).
+    const loading = this.tasks.load();
+    loading.catch(() => undefined); // awaited below; this only keeps an early HTTP failure from leaving it unhandled
     const cfg = this.#deps.config;
-    const tcpPort = await this.#listenTcp(cfg.host, cfg.port);
+    this.#tcpPort = cfg.port;
     const apiToken = cfg.api_token ?? loadOrCreateSecret(cfg.data_dir, API_TOKEN_FILE);
     this.#http = buildHttpServer({
       registry: this.registry,
@@ -143,12 +148,15 @@ export class Master {
       bodyLimitBytes: cfg.http_body_limit_bytes,
       revokeDevice: (id) => this.revokeDevice(id),
       isStopping: () => this.#closing !== null,
-      join: () => ({ tcpPort, token: cfg.insecure ? null : this.joinToken(), tlsFingerprint: this.#tls?.fingerprint256.replace(/:/g, '') ?? null }),
+      join: () => ({ tcpPort: this.#tcpPort, token: cfg.insecure ? null : this.joinToken(), tlsFingerprint: this.#tls?.fingerprint256.replace(/:/g, '') ?? null }),
       workerBundleFile: join(findPackageRoot(), WORKER_BUNDLE),
       ...(this.#tls ? { tls: { cert: this.#tls.cert, key: this.#tls.key } } : {}),
     });
     await this.#http.listen({ host: cfg.http_host, port: cfg.http_port });
     const httpPort = (this.#http.server.address() as AddressInfo).port;
+    await loading;
+    const tcpPort = await this.#listenTcp(cfg.host, cfg.port);
+    this.#tcpPort = tcpPort;
     const ports = { tcp_port: tcpPort, http_port: httpPort };
     this.#startTimers();
     // The join token exists before master.json announces us: tools read both.

@@ -6,6 +6,8 @@ export type JsonObject = Record<string, unknown>;
  * corrupt text or any other JSON value, so callers pick their own fallback.
  */
 export function parseJsonObject(text: string): JsonObject | undefined {
+  // Most labels and requirements are empty; a restart reads 100k of each.
+  if (text === '{}') return {};
   const value = parseJson(text);
   return isJsonObject(value) ? value : undefined;
 }

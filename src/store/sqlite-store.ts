@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { HeartbeatLog, type ChainLink } from './heartbeat-log.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { CredentialTables } from './credential-tables.js';
-import type { DeviceCredential } from './store.js';
+import type {
+  ActiveTaskPage, DeviceCredential } from './store.js';
 import { RcError, StoreError } from '../common/errors.js';
 import { parseJsonObject, type JsonObject } from './json-column.js';
 import { applyMigrations } from './migrations.js';
@@ -248,9 +249,13 @@ export class SqliteStore implements Store {
     return rows.map((row) => toTaskRecord(row, this.log));
   }
 
-  loadActiveTasks(): TaskRecord[] {
-    const rows = this.guard('loading active tasks', () => this.tasks.loadActive());
+  loadActiveTasks(page?: ActiveTaskPage): TaskRecord[] {
+    const rows = this.guard('loading active tasks', () => this.tasks.loadActive(page));
     return rows.map((row) => toTaskRecord(row, this.log));
+  }
+
+  lastTaskId(): string | null {
+    return this.guard('reading the newest task id', () => this.tasks.lastId());
   }
 
   /** Oldest (first recorded) first. */

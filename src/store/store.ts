@@ -203,14 +203,25 @@ export interface TaskChanges {
   events?: readonly TaskEventRow[];
 }
 
+export interface ActiveTaskPage {
+  afterId: string | null;
+  upToId: string;
+  limit: number;
+}
+
 export interface TaskStore {
   commitTaskChanges(changes: TaskChanges): void;
   getTask(taskId: string): TaskRecord | null;
   findTaskByIdempotencyKey(key: string): TaskRecord | null;
   /** Newest first. */
   listTasks(filter: TaskListFilter): TaskRecord[];
-  /** queued, assigned and running tasks, oldest first: the state to rebuild at startup. */
-  loadActiveTasks(): TaskRecord[];
+  /**
+   * queued, assigned and running tasks, oldest first: the state to rebuild at
+   * startup. With `page`, only ids in (afterId, upToId], at most `limit`.
+   */
+  loadActiveTasks(page?: ActiveTaskPage): TaskRecord[];
+  /** The newest task id, or null when there are no tasks. */
+  lastTaskId(): string | null;
   /** Oldest first: in the order recorded, whatever their ts_ms. */
   taskEvents(taskId: string, limit: number): TaskEventRow[];
   countTasksByStatus(): Record<TaskStatus, number>;

@@ -5,6 +5,7 @@ import {
   FINAL_STATUSES,
   TASK_STATUSES,
   type ActiveStatus,
+  type ActiveTaskPage,
   type FinalStatus,
   type TaskChanges,
   type TaskListFilter,
@@ -44,6 +45,8 @@ export const TASK_SQL = {
   get: `SELECT ${COLUMNS} FROM tasks WHERE task_id = ?`,
   byIdempotencyKey: `SELECT ${COLUMNS} FROM tasks WHERE idempotency_key = ?`,
   active: `SELECT ${COLUMNS} FROM tasks WHERE ${ACTIVE_CONDITION} ORDER BY task_id`,
+  activePage: `SELECT ${COLUMNS} FROM tasks WHERE ${ACTIVE_CONDITION} AND task_id > ? AND task_id <= ? ORDER BY task_id LIMIT ?`,
+  lastId: 'SELECT max(task_id) FROM tasks',
   events: `
     SELECT task_id, ts_ms, kind, attempt, device_id, detail FROM task_events
     WHERE task_id = ? ORDER BY id LIMIT ?`,
@@ -118,8 +121,13 @@ export class TaskTables {
    * objects here: better-sqlite3 builds named-key row objects ~2.5x slower
    * than a JS literal, and with 100k queued tasks that is most of a restart.
    */
-  loadActive(): TaskDbRow[] {
-    return (this.q.activeRaw.all() as unknown[][]).map(rowFromArray);
+  loadActive(page?: ActiveTaskPage): TaskDbRow[] {
+    const raw = page === undefined ? this.q.activeRaw.all() : this.q.activePageRaw.all(page.afterId ?? '', page.upToId, page.limit);
+    return (raw as unknown[][]).map(rowFromArray);
+  }
+
+  lastId(): string | null {
+    return (this.q.lastId.get() as string | null | undefined) ?? null;
   }
 
   events(taskId: string, limit: number): TaskEventDbRow[] {
@@ -196,6 +204,8 @@ function prepareTaskQueries(db: Database.Database) {
     get: db.prepare<[string], TaskDbRow>(TASK_SQL.get),
     byIdempotencyKey: db.prepare<[string], TaskDbRow>(TASK_SQL.byIdempotencyKey),
     activeRaw: db.prepare(TASK_SQL.active).raw(true),
+    activePageRaw: db.prepare(TASK_SQL.activePage).raw(true),
+    lastId: db.prepare(TASK_SQL.lastId).pluck(),
     events: db.prepare<[string, number], TaskEventDbRow>(TASK_SQL.events),
     countByStatus: db.prepare<[], { status: string; n: number }>(TASK_SQL.countByStatus),
     countActive: db.prepare<[], { status: string; n: number }>(TASK_SQL.countActive),

@@ -7,7 +7,7 @@ import { BUILTIN_TASK_TYPES } from '../../protocol/task-payloads.js';
 import { MASTER_ID, type Envelope, type MessageType, type TaskProgressData, type TaskResultData } from '../../protocol/types.js';
 import { planDispatch } from '../../scheduler/dispatch.js';
 import { DEFAULT_WEIGHTS } from '../../scheduler/types.js';
-import type { Store, TaskEventRow, TaskListFilter, TaskRecord, TaskResult } from '../../store/store.js';
+import { ACTIVE_STATUSES, type Store, type TaskEventRow, type TaskListFilter, type TaskRecord, type TaskResult } from '../../store/store.js';
 import type { DeviceRegistry } from '../registry.js';
 import { ActiveTasks } from './active-tasks.js';
 import { CommitBuffer } from './commit-buffer.js';
@@ -45,6 +45,8 @@ const ASSIGN_ENVELOPE_BYTES = 16 * 1024;
 /** Requeues that use no retry are still capped, so a task that kills every device it lands on ends. */
 const MAX_ATTEMPTS_FLOOR = 20;
 const MAX_ASSIGNMENTS_PER_PASS = 5000;
+/** Active tasks read per turn of the event loop at startup. */
+const LOAD_PAGE_SIZE = 5000;
 
 /**
  * The task state machine (PROTOCOL §11): submit, place, dispatch, results,
@@ -65,6 +67,8 @@ export class TaskService extends EventEmitter {
   readonly #startedAtMs: number;
   #dispatchScheduled = false;
   #closed = false;
+  /** False until load() has read every active task: dispatch waits for it. */
+  #loaded = false;
 
   constructor(deps: TaskServiceDeps) {
     super();
@@ -73,10 +77,25 @@ export class TaskService extends EventEmitter {
     this.#startedAtMs = deps.clock.now();
   }
 
-  /** Rebuild memory from the store (after a restart, `kill -9` included). */
-  load(): void {
+  /**
+   * Rebuild memory from the store (after a restart, `kill -9` included), a
+   * page per turn of the event loop: with 100k queued tasks reading them
+   * takes about a second, and HTTP answers meanwhile. Tasks submitted during
+   * the load have newer ids than `upToId`, so no page reads them again. Nothing
+   * is dispatched until the whole queue is known (its order depends on all of it).
+   */
+  async load(): Promise<void> {
     for (const device of this.#deps.registry.all()) this.#learnTypes(device.profile.task_types);
-    for (const task of this.#deps.store.loadActiveTasks()) this.#active.track(task, task.created_at_ms);
+    const upToId = this.#deps.store.lastTaskId();
+    let afterId: string | null = null;
+    while (upToId !== null && !this.#closed) {
+      const page = this.#deps.store.loadActiveTasks({ afterId, upToId, limit: LOAD_PAGE_SIZE });
+      for (const task of page) if (this.#active.get(task.task_id) === undefined) this.#active.track(task, task.created_at_ms);
+      if (page.length < LOAD_PAGE_SIZE) break;
+      afterId = page.at(-1)!.task_id;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.#loaded = true;
     this.#deps.log.info({ active: this.#active.size, queued: this.#active.queue.size }, 'tasks loaded');
     this.scheduleDispatch();
   }
@@ -137,7 +156,7 @@ export class TaskService extends EventEmitter {
   }
 
   cancel(taskId: string): TaskRecord {
-    const task = this.#active.get(taskId);
+    const task = this.#active.get(taskId) ?? this.#loadEarly(taskId);
     if (!task) {
       const known = this.get(taskId);
       if (!known) throw new RcError('RC_ERR_NOT_FOUND', `no task with id ${taskId}`, { status: 404 });
@@ -297,7 +316,7 @@ export class TaskService extends EventEmitter {
 
   #dispatch(): void {
     // While the store refuses writes, promise nothing new: assignments would never be sent.
-    if (!this.#commit.healthy) return;
+    if (!this.#commit.healthy || !this.#loaded) return;
     // Nothing queued, nothing to place: skip building a snapshot of every device (10k registers would be O(n²)).
     if (this.#active.queue.size === 0) return;
     const now = this.#deps.clock.now();
@@ -474,6 +493,15 @@ export class TaskService extends EventEmitter {
 
   #sendCancel(deviceId: string, taskId: string, attempt: number, reason: string): void {
     this.#deps.send(deviceId, createMessage('task_cancel', { task_id: taskId, attempt, reason }, { sender: MASTER_ID, receiver: deviceId }));
+  }
+
+  /** During the startup load, a task not read yet is read now (the load skips it later). */
+  #loadEarly(taskId: string): TaskRecord | undefined {
+    if (this.#loaded) return undefined;
+    const task = this.#deps.store.getTask(taskId);
+    if (task === null || !ACTIVE_STATUSES.includes(task.status)) return undefined;
+    this.#active.track(task, task.created_at_ms);
+    return task;
   }
 
   #findByKey(key: string): TaskRecord | null {
