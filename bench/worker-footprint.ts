@@ -4,21 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findPackageRoot } from '../src/common/package-root.js';
-import { BenchMaster, cpuPercentOver, processCost } from './master-proc.js';
+import { BenchMaster, cpuPercentOver, percentile, processCost } from './master-proc.js';
 
 export interface WorkerFootprint {
   registeredMs: number;
+  /** Median of readings every 250 ms over the idle window; the max beside it. */
   idleRssMb: number;
+  idleRssMaxMb: number;
   idleCpuPercent: number;
 }
 
-/** The real rc-worker: start → registered, then its idle RSS and CPU. */
-export async function measureWorker(idleS: number): Promise<WorkerFootprint> {
+/** The real rc-worker (bin/rc-worker.js, or `script`, e.g. the one-file bundle): start → registered, then its idle RSS and CPU. */
+export async function measureWorker(idleS: number, script = join(findPackageRoot(), 'bin', 'rc-worker.js')): Promise<WorkerFootprint> {
   const master = new BenchMaster();
   await master.start();
   const dataDir = mkdtempSync(join(tmpdir(), 'rc-bench-worker-'));
   const t0 = performance.now();
-  const worker = spawn(process.execPath, [join(findPackageRoot(), 'bin', 'rc-worker.js'), '--join', `127.0.0.1:${master.tcpPort}`, '--token', master.secret('join-token'), '--data-dir', dataDir, '--device-id', 'footprint', '--log-level', 'warn'], { stdio: 'ignore' });
+  const worker = spawn(process.execPath, [script, '--join', `127.0.0.1:${master.tcpPort}`, '--token', master.secret('join-token'), '--data-dir', dataDir, '--device-id', 'footprint', '--log-level', 'warn'], { stdio: 'ignore' });
   try {
     let registeredMs = Number.NaN;
     while (Number.isNaN(registeredMs)) {
@@ -27,8 +29,11 @@ export async function measureWorker(idleS: number): Promise<WorkerFootprint> {
       else await sleep(10);
     }
     await sleep(3000);
-    const idleCpuPercent = await cpuPercentOver(worker.pid!, idleS * 1000);
-    return { registeredMs: Math.round(registeredMs), idleRssMb: processCost(worker.pid!).rssMb, idleCpuPercent };
+    // RSS moves with the GC's timing: one reading at the end was up to 10 MB off, so take the median of many.
+    const rss: number[] = [];
+    const sampler = setInterval(() => rss.push(processCost(worker.pid!).rssMb), 250);
+    const idleCpuPercent = await cpuPercentOver(worker.pid!, idleS * 1000).finally(() => clearInterval(sampler));
+    return { registeredMs: Math.round(registeredMs), idleRssMb: percentile(rss, 50), idleRssMaxMb: Math.max(...rss), idleCpuPercent };
   } finally {
     worker.kill('SIGKILL');
     await master.stop();

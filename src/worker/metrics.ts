@@ -3,7 +3,7 @@
  * small as an old phone, so the slow reads are cached and none piles up.
  */
 import os from 'node:os';
-import si from 'systeminformation';
+import { si } from './sysinfo.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probe } from '../common/with-timeout.js';
 import type { HeartbeatMetrics } from '../protocol/types.js';
 import { detectPlatform, findDataFs, readBattery, roundTo, UNKNOWN_BATTERY } from './profile.js';

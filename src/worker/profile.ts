@@ -6,7 +6,8 @@
 import { readFile, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import si from 'systeminformation';
+import type { Systeminformation } from 'systeminformation';
+import { si } from './sysinfo.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probe } from '../common/with-timeout.js';
 import type { BatteryState, HardwareInfo, OsInfo, RegisterData } from '../protocol/types.js';
 import { detectDeviceKind } from './device-kind.js';
@@ -32,8 +33,8 @@ interface GpuReading {
   model: string | null;
 }
 
-type FsEntry = si.Systeminformation.FsSizeData;
-type GraphicsController = si.Systeminformation.GraphicsControllerData;
+type FsEntry = Systeminformation.FsSizeData;
+type GraphicsController = Systeminformation.GraphicsControllerData;
 
 export const UNKNOWN_BATTERY: BatteryReading = Object.freeze({ hasBattery: null, state: null });
 const NO_BATTERY: BatteryReading = Object.freeze({ hasBattery: false, state: null });
@@ -167,7 +168,7 @@ function isComputeGpu(c: GraphicsController): boolean {
   return model !== '' && !NON_COMPUTE_GPU.test(`${c.vendor ?? ''} ${model}`);
 }
 
-function toOsInfo(platform: string, data: si.Systeminformation.OsData | null): OsInfo {
+function toOsInfo(platform: string, data: Systeminformation.OsData | null): OsInfo {
   return {
     platform,
     distro: nonEmptyOrNull(data?.distro),

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import si from 'systeminformation';
+import { si } from '../sysinfo.js';
 import { probe } from '../../common/with-timeout.js';
 import type { PowerReading } from './policy.js';
 
