@@ -37,7 +37,9 @@ export class BenchMaster {
     const started = performance.now();
     const ports = this.tcpPort === 0 ? ['--port', '0', '--http-port', '0'] : ['--port', String(this.tcpPort), '--http-port', String(this.httpPort)];
     const bin = join(findPackageRoot(), 'bin', 'rc-master.js');
-    const proc = spawn(process.execPath, [bin, '--host', '127.0.0.1', '--http-host', '127.0.0.1', ...ports, '--data-dir', this.dataDir, '--log-level', 'warn', ...this.#args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // RC_BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the master under load.
+    const nodeFlags = (process.env['RC_BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeFlags, bin, '--host', '127.0.0.1', '--http-host', '127.0.0.1', ...ports, '--data-dir', this.dataDir, '--log-level', 'warn', ...this.#args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     this.proc = proc;

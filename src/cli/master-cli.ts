@@ -96,7 +96,7 @@ async function startMaster(flags: Record<string, unknown>): Promise<void> {
   ]);
   const log = createLogger({ level: config.log_level, name: 'rc-master', destination });
   const maxSizeBytes = config.store_max_size_mb === null ? null : config.store_max_size_mb * 1024 * 1024;
-  const store = openStore(config.data_dir, log.child({ component: 'store' }), { maxSizeBytes, backgroundCheckpoints: true });
+  const store = openStore(config.data_dir, log.child({ component: 'store' }), { maxSizeBytes, backgroundCheckpoints: true, backgroundWrites: true });
   const master = new Master({ config, store, log, logs });
   onShutdownSignal(() => master.close());
   try {

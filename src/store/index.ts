@@ -16,12 +16,12 @@ export const STORE_FILE_NAME = 'retire-cluster.db';
  * `<dataDir>/retire-cluster.db`. The dir is made private (0700): the database
  * holds every device's secret, and the dir the join and API tokens.
  */
-export function openStore(dataDir: string, log?: StoreLogger, opts: { maxSizeBytes?: number | null; backgroundCheckpoints?: boolean } = {}): Store {
+export function openStore(dataDir: string, log?: StoreLogger, opts: { maxSizeBytes?: number | null; backgroundCheckpoints?: boolean; backgroundWrites?: boolean } = {}): Store {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
   } catch (err) {
     throw toStoreError(`creating data dir ${dataDir}`, err);
   }
-  return new SqliteStore({ file: path.join(dataDir, STORE_FILE_NAME), log, maxSizeBytes: opts.maxSizeBytes ?? null, backgroundCheckpoints: opts.backgroundCheckpoints ?? false });
+  return new SqliteStore({ file: path.join(dataDir, STORE_FILE_NAME), log, maxSizeBytes: opts.maxSizeBytes ?? null, backgroundCheckpoints: opts.backgroundCheckpoints ?? false, backgroundWrites: opts.backgroundWrites ?? false });
 }

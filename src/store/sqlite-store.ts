@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { HeartbeatLog, type ChainLink } from './heartbeat-log.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { TaskWriter } from './task-writer.js';
 import { CredentialTables } from './credential-tables.js';
 import type {
   ActiveTaskPage, DeviceCredential } from './store.js';
@@ -22,7 +23,7 @@ import type {
   TaskRecord,
   TaskStatus,
 } from './store.js';
-import { toTaskEvent, toTaskRecord } from './task-rows.js';
+import { toEventArgs, toTaskEvent, toTaskRecord, toUpdateArgs } from './task-rows.js';
 import { TaskTables } from './task-tables.js';
 
 /** The subset of pino the store uses; a pino Logger (or a child) fits. */
@@ -39,6 +40,8 @@ export interface SqliteStoreOptions {
   maxSizeBytes?: number | null;
   /** Checkpoint the WAL in a worker thread instead of inside commits (the master; see checkpointer.ts). */
   backgroundCheckpoints?: boolean;
+  /** Commit task updates and events in a worker thread (the master; see task-writer.ts). */
+  backgroundWrites?: boolean;
 }
 
 type StateChange = { device_id: string; state: DeviceState };
@@ -119,6 +122,7 @@ export class SqliteStore implements Store {
   private readonly credentials: CredentialTables;
   private readonly heartbeats: HeartbeatLog;
   private readonly checkpointer: BackgroundCheckpointer | null = null;
+  private readonly writer: TaskWriter | null = null;
   private isClosed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -134,6 +138,10 @@ export class SqliteStore implements Store {
       if (opts.backgroundCheckpoints === true) {
         this.checkpointer = new BackgroundCheckpointer(this.db, this.log);
         this.checkpointer.start();
+      }
+      if (opts.backgroundWrites === true) {
+        this.writer = new TaskWriter(this.log);
+        this.writer.start(opts.file, { busyTimeoutMs: BUSY_TIMEOUT_MS, maxPageCount: pageCap(this.db, opts.maxSizeBytes ?? null) });
       }
     } catch (err) {
       this.db.close();
@@ -152,33 +160,33 @@ export class SqliteStore implements Store {
 
   recordHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const { skipped, heads } = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
+    const { skipped, heads } = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats.immediate(rows));
     this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
   appendHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const { skipped, heads } = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append(rows));
+    const { skipped, heads } = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append.immediate(rows));
     this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
   touchDevices(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const skipped = this.guard(`touching ${rows.length} devices`, () => this.batch.touch(rows));
+    const skipped = this.guard(`touching ${rows.length} devices`, () => this.batch.touch.immediate(rows));
     this.warnSkipped('devices', skipped);
   }
 
   recordDeviceEvents(events: readonly DeviceEventRow[]): void {
     if (events.length === 0) return;
-    const skipped = this.guard(`recording ${events.length} device events`, () => this.batch.events(events));
+    const skipped = this.guard(`recording ${events.length} device events`, () => this.batch.events.immediate(events));
     this.warnSkipped('device_events', skipped);
   }
 
   updateDeviceStates(changes: readonly StateChange[]): void {
     if (changes.length === 0) return;
-    const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states(changes));
+    const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states.immediate(changes));
     this.warnSkipped('device_states', skipped);
   }
 
@@ -226,46 +234,79 @@ export class SqliteStore implements Store {
     const counts = [changes.inserts?.length ?? 0, changes.updates?.length ?? 0, changes.events?.length ?? 0] as const;
     if (counts[0] + counts[1] + counts[2] === 0) return;
     const op = `committing task changes (${counts[0]} inserts, ${counts[1]} updates, ${counts[2]} events)`;
-    const missing = this.guard(op, () => this.tasks.commit(changes));
-    if (missing.length > 0) {
-      const sample = missing.slice(0, MAX_IDS_IN_WARNING);
-      this.log.warn({ table: 'tasks', count: missing.length, task_ids: sample }, 'store skipped updates of unknown tasks');
-    }
+    // After whatever the writer thread still holds: a row must never be overwritten by an older version of it.
+    this.settleTaskCommits();
+    this.warnMissing(this.guard(op, () => this.tasks.commit(changes)));
+  }
+
+  /**
+   * Posts updates and events to the writer thread (the rows are copied now);
+   * `done` runs once they are committed, with a StoreError if they are not.
+   * False when there is no writer thread: commit with commitTaskChanges then.
+   */
+  commitTaskChangesInBackground(changes: Pick<TaskChanges, 'updates' | 'events'>, done: (err: StoreError | null) => void): boolean {
+    if (this.writer === null || !this.writer.available || this.isClosed) return false;
+    const updates = (changes.updates ?? []).map(toUpdateArgs);
+    const events = (changes.events ?? []).map(toEventArgs);
+    const op = `committing task changes (${updates.length} updates, ${events.length} events)`;
+    return this.writer.commit(updates, events, (err, missing) => {
+      if (err !== null) return done(toStoreError(op, err));
+      this.warnMissing(missing);
+      done(null);
+    });
+  }
+
+  /** Waits for the writer thread's commits (their callbacks run first). Reads call it, so they see every commit made so far. */
+  settleTaskCommits(): void {
+    if (this.writer !== null && this.writer.inFlight > 0) this.writer.settle();
+  }
+
+  private warnMissing(missing: readonly string[]): void {
+    if (missing.length === 0) return;
+    const sample = missing.slice(0, MAX_IDS_IN_WARNING);
+    this.log.warn({ table: 'tasks', count: missing.length, task_ids: sample }, 'store skipped updates of unknown tasks');
   }
 
   getTask(taskId: string): TaskRecord | null {
+    this.settleTaskCommits();
     const row = this.guard(`reading task ${taskId}`, () => this.tasks.get(taskId));
     return row === undefined ? null : toTaskRecord(row, this.log);
   }
 
   findTaskByIdempotencyKey(key: string): TaskRecord | null {
+    this.settleTaskCommits();
     const row = this.guard('finding a task by idempotency key', () => this.tasks.findByIdempotencyKey(key));
     return row === undefined ? null : toTaskRecord(row, this.log);
   }
 
   /** Newest first; `limit` is clamped to 1..1000; an empty `statuses` matches nothing. */
   listTasks(filter: TaskListFilter): TaskRecord[] {
+    this.settleTaskCommits();
     const rows = this.guard('listing tasks', () => this.tasks.list(filter));
     return rows.map((row) => toTaskRecord(row, this.log));
   }
 
   loadActiveTasks(page?: ActiveTaskPage): TaskRecord[] {
+    this.settleTaskCommits();
     const rows = this.guard('loading active tasks', () => this.tasks.loadActive(page));
     return rows.map((row) => toTaskRecord(row, this.log));
   }
 
   lastTaskId(): string | null {
+    this.settleTaskCommits();
     return this.guard('reading the newest task id', () => this.tasks.lastId());
   }
 
   /** Oldest (first recorded) first. */
   taskEvents(taskId: string, limit: number): TaskEventRow[] {
+    this.settleTaskCommits();
     const rows = this.guard(`reading events of task ${taskId}`, () => this.tasks.events(taskId, toLimit(limit)));
     return rows.map((row) => toTaskEvent(row, this.log));
   }
 
   /** Scans the whole table (no status index, see migration 2): call it per scrape, not per task. */
   countTasksByStatus(): Record<TaskStatus, number> {
+    this.settleTaskCommits();
     return this.guard('counting tasks by status', () => this.tasks.countByStatus());
   }
 
@@ -282,10 +323,12 @@ export class SqliteStore implements Store {
   }
 
   countActiveTasks(): Record<ActiveStatus, number> {
+    this.settleTaskCommits();
     return this.guard('counting unfinished tasks', () => this.tasks.countActive());
   }
 
   countFinishedSince(sinceMs: number): Record<FinalStatus, number> {
+    this.settleTaskCommits();
     return this.guard('counting finished tasks', () => this.tasks.countFinishedSince(sinceMs));
   }
 
@@ -298,6 +341,7 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.writer?.stop();
     this.checkpointer?.stop();
     try {
       this.db.pragma('optimize');
@@ -377,8 +421,14 @@ function corruptStore(file: string, what: string): RcError {
 }
 
 function capSize(db: Database.Database, maxSizeBytes: number): void {
+  db.pragma(`max_page_count = ${pageCap(db, maxSizeBytes)}`);
+}
+
+/** --store-max-size as SQLite's page count (null: no cap). */
+function pageCap(db: Database.Database, maxSizeBytes: number | null): number | null {
+  if (maxSizeBytes === null) return null;
   const pageSize = Number(db.pragma('page_size', { simple: true }));
-  db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxSizeBytes / pageSize))}`);
+  return Math.max(1, Math.floor(maxSizeBytes / pageSize));
 }
 
 function configure(db: Database.Database): void {
@@ -408,7 +458,12 @@ function prepareQueries(db: Database.Database) {
   };
 }
 
-/** Each batch is one transaction; each returns the device ids it skipped as unknown. */
+/**
+ * Each batch is one transaction; each returns the device ids it skipped as
+ * unknown. Callers run them with `.immediate`: with the task writer thread as
+ * a second writer, a deferred transaction that reads before it writes could
+ * fail with SQLITE_BUSY instead of waiting for the lock.
+ */
 function prepareBatches(db: Database.Database, q: Queries, log: HeartbeatLog) {
   const touch = (r: HeartbeatRow, metrics: string, head: number | null): boolean =>
     q.touchDevice.run({ device_id: r.device_id, ts_ms: r.ts_ms, metrics, head }).changes > 0;

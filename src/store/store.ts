@@ -211,6 +211,14 @@ export interface ActiveTaskPage {
 
 export interface TaskStore {
   commitTaskChanges(changes: TaskChanges): void;
+  /**
+   * Optional: commit updates and events off the event loop; `done` runs once
+   * they are durable (or with the error). False means "not available here":
+   * use commitTaskChanges. Reads and commitTaskChanges wait for these first.
+   */
+  commitTaskChangesInBackground?(changes: Pick<TaskChanges, 'updates' | 'events'>, done: (err: Error | null) => void): boolean;
+  /** Optional: block until every background commit is done (their `done` callbacks run first). */
+  settleTaskCommits?(): void;
   getTask(taskId: string): TaskRecord | null;
   findTaskByIdempotencyKey(key: string): TaskRecord | null;
   /** Newest first. */

@@ -74,7 +74,7 @@ export interface ListShape {
 export class TaskTables {
   private readonly db: Database.Database;
   private readonly q: ReturnType<typeof prepareTaskQueries>;
-  private readonly commitTx: (changes: TaskChanges) => string[];
+  private readonly commitTx: Database.Transaction<(changes: TaskChanges) => string[]>;
   /** At most 2^4 × 8 shapes, so the cache needs no eviction. */
   private readonly listStatements = new Map<string, ListStatement>();
 
@@ -86,7 +86,8 @@ export class TaskTables {
 
   /** One transaction; returns the ids of updates that matched no row. */
   commit(changes: TaskChanges): string[] {
-    return this.commitTx(changes);
+    // IMMEDIATE: take the write lock first (waiting for the writer thread's commit), never fail on a stale read.
+    return this.commitTx.immediate(changes);
   }
 
   get(taskId: string): TaskDbRow | undefined {

@@ -2,6 +2,8 @@ import type { Logger } from '../../common/logger.js';
 import type { TaskEventRow, TaskRecord, TaskStore } from '../../store/store.js';
 
 const RETRY_AFTER_FAILURE_MS = 1000;
+/** Beyond this many background commits in flight, changes wait and join the next (bigger) one. */
+const MAX_IN_FLIGHT = 4;
 
 interface Waiter {
   send: () => void;
@@ -27,6 +29,12 @@ export class CommitBuffer {
   #events: TaskEventRow[] = [];
   #waiters: Waiter[] = [];
   #scheduled = false;
+  /**
+   * Background commits in flight. They are committed in the order posted and
+   * each carries copies of its rows, so several may be in flight: waiting for
+   * each answer before posting the next left the event loop idle (measured).
+   */
+  #inFlight = 0;
   #healthy = true;
   #closed = false;
 
@@ -58,6 +66,8 @@ export class CommitBuffer {
 
   /** Commit now (HTTP writes answer only after this). Throws the store's error. */
   flush(): void {
+    // A background commit still in flight lands first; its callback may hand rows back to this buffer.
+    this.#store.settleTaskCommits?.();
     const updates = [...this.#updates.values()];
     const events = this.#events;
     const waiters = this.#waiters;
@@ -94,13 +104,47 @@ export class CommitBuffer {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
+      if (this.#inFlight >= MAX_IN_FLIGHT) return; // an answer schedules the next commit
       try {
-        this.flush();
+        if (!this.#commitInBackground()) this.flush();
       } catch (err) {
-        this.#log.error({ err }, 'task changes not persisted; will retry');
-        setTimeout(() => this.#schedule(), RETRY_AFTER_FAILURE_MS).unref();
+        this.#retryLater(err);
       }
     });
+  }
+
+  /**
+   * The event loop's commit: handed to the store's writer thread when it has
+   * one, and the waiters run when the answer comes back. False: no writer.
+   */
+  #commitInBackground(): boolean {
+    if (this.#store.commitTaskChangesInBackground === undefined) return false;
+    const updates = [...this.#updates.values()];
+    const events = this.#events;
+    const waiters = this.#waiters;
+    if (updates.length === 0 && events.length === 0) return false;
+    const posted = this.#store.commitTaskChangesInBackground({ updates, events }, (err) => {
+      this.#inFlight--;
+      if (err !== null) {
+        this.#keepForRetry(updates, events, waiters, err);
+        this.#retryLater(err);
+        return;
+      }
+      this.#healthy = true;
+      for (const w of waiters) runSafely(() => w.send(), this.#log);
+      if (this.#updates.size > 0 || this.#events.length > 0 || this.#waiters.length > 0) this.#schedule();
+    });
+    if (!posted) return false;
+    this.#inFlight++;
+    this.#updates = new Map();
+    this.#events = [];
+    this.#waiters = [];
+    return true;
+  }
+
+  #retryLater(err: unknown): void {
+    this.#log.error({ err }, 'task changes not persisted; will retry');
+    setTimeout(() => this.#schedule(), RETRY_AFTER_FAILURE_MS).unref();
   }
 }
 

@@ -1,0 +1,65 @@
+/**
+ * Runs in a worker thread (see task-writer.ts): its own connection to the
+ * master's database, committing the task updates and events the event loop
+ * posts, one transaction per message, in the order posted. After each
+ * commit it answers on the reply port and bumps the shared counter, so the
+ * main thread can also wait for it synchronously (Atomics.wait).
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { TASK_SQL } from './task-tables.js';
+import type { TaskEventArgs, TaskUpdateArgs } from './task-rows.js';
+
+export interface WriterThreadInput {
+  file: string;
+  busyTimeoutMs: number;
+  maxPageCount: number | null;
+  /** Int32Array over it: [0] = seq of the last commit answered. */
+  signal: SharedArrayBuffer;
+  replies: MessagePort;
+}
+
+export interface WriteRequest {
+  seq: number;
+  updates: TaskUpdateArgs[];
+  events: TaskEventArgs[];
+}
+
+export type WriteReply = { seq: number; missing: string[] } | { seq: number; error: { message: string; code: string | null } };
+
+const input = workerData as WriterThreadInput;
+const signal = new Int32Array(input.signal);
+const db = new Database(input.file, { fileMustExist: true, timeout: input.busyTimeoutMs });
+db.pragma('synchronous = NORMAL');
+// The size cap is per connection; without it here the writer would ignore --store-max-size.
+if (input.maxPageCount !== null) db.pragma(`max_page_count = ${input.maxPageCount}`);
+const update = db.prepare<TaskUpdateArgs>(TASK_SQL.update);
+const insertEvent = db.prepare<TaskEventArgs>(TASK_SQL.insertEvent);
+
+const commit = db.transaction((req: WriteRequest): string[] => {
+  const missing: string[] = [];
+  for (const args of req.updates) if (update.run(...args).changes === 0) missing.push(args[args.length - 1] as string);
+  for (const args of req.events) insertEvent.run(...args);
+  return missing;
+});
+
+function answer(reply: WriteReply): void {
+  input.replies.postMessage(reply);
+  Atomics.store(signal, 0, reply.seq);
+  Atomics.notify(signal, 0);
+}
+
+parentPort?.on('message', (msg: WriteRequest | 'stop') => {
+  if (msg === 'stop') {
+    db.close();
+    input.replies.close();
+    parentPort?.close();
+    return;
+  }
+  try {
+    answer({ seq: msg.seq, missing: commit.immediate(msg) });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    answer({ seq: msg.seq, error: { message: err instanceof Error ? err.message : String(err), code: typeof code === 'string' ? code : null } });
+  }
+});
