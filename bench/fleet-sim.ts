@@ -197,13 +197,14 @@ class SimDevice {
     }
   }
 
-  /** A no-op task: ack the assignment, report success at once. */
+  /** A no-op task: accept the assignment, report success at once. */
   #runNoop(msg: Envelope, data: Record<string, unknown>): void {
     const taskId = String(data['task_id']);
     this.#fleet.stats.assigned++;
     this.#fleet.noteAssign(taskId, data['attempt']);
     this.#fleet.options.onAssign?.(taskId, performance.now(), data);
-    this.#send(createAck(msg, { task_id: taskId, attempt: data['attempt'] }, this.#id));
+    // Like the real worker: a quiet assignment (PROTOCOL §5.9) is not acknowledged.
+    if (data['reply'] !== false) this.#send(createAck(msg, { task_id: taskId, attempt: data['attempt'] }, this.#id));
     this.#active++;
     const result = { task_id: taskId, attempt: data['attempt'], status: 'succeeded', result: { output: '', exit_code: 0, error: null, duration_s: 0, truncated: false } };
     this.#send(createMessage('task_result', result, { sender: this.#id, receiver: MASTER_ID }));

@@ -73,9 +73,11 @@ export class BenchMaster {
    * node:http on a keep-alive connection, not fetch: undici's own overhead
    * (about 1.4 ms per request here) would be measured as the master's latency.
    */
-  post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  /** `prefer: 'return=minimal'` asks a submit for ids and statuses only, as a bulk client (and rc batch) does. */
+  post(path: string, body: unknown, prefer?: string): Promise<{ status: number; body: unknown }> {
     const payload = JSON.stringify(body);
-    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${this.secret('api-token')}` };
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${this.secret('api-token')}` };
+    if (prefer !== undefined) headers['prefer'] = prefer;
     return new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: this.httpPort, path, method: 'POST', headers, agent: this.#agent }, (res) => {
         const chunks: Buffer[] = [];

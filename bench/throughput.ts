@@ -12,7 +12,9 @@ export interface ThroughputResult {
 export async function submitNoops(master: BenchMaster, count: number, batch = 5000, label = 'bench'): Promise<void> {
   for (let i = 0; i < count; i += batch) {
     const n = Math.min(batch, count - i);
-    const res = await master.post('/api/v1/tasks', Array.from({ length: n }, (_, j) => ({ task_type: 'echo', payload: { message: `${label}-${i + j}` } })));
+    const body = Array.from({ length: n }, (_, j) => ({ task_type: 'echo', payload: { message: `${label}-${i + j}` } }));
+    // Like rc batch: a bulk client needs the ids, not 5,000 whole task views back.
+    const res = await master.post('/api/v1/tasks', body, 'return=minimal');
     if (res.status !== 201) throw new Error(`batch submit failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   }
 }

@@ -37,8 +37,8 @@ export class MasterClient {
   }
 
   /** Writes carry the API token: RC_API_TOKEN, or the master's data dir when run on its machine. */
-  async post(path: string, body: unknown): Promise<ApiResponse> {
-    return this.#request('POST', path, body, { authorization: `Bearer ${this.#apiToken()}` });
+  async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+    return this.#request('POST', path, body, { ...headers, authorization: `Bearer ${this.#apiToken()}` });
   }
 
   /**

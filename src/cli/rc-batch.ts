@@ -47,7 +47,8 @@ async function submitInBatches(client: MasterClient, bodies: readonly Record<str
   for (let from = 0; from < bodies.length; from += MAX_BATCH) {
     const batch = bodies.slice(from, from + MAX_BATCH);
     try {
-      out.push(...(expectOk(await client.post('/api/v1/tasks', batch)) as TaskRow[]));
+      // Only ids and statuses are used: the master need not render (nor we parse) whole task views.
+      out.push(...(expectOk(await client.post('/api/v1/tasks', batch, { prefer: 'return=minimal' })) as TaskRow[]));
     } catch (err) {
       if (!(err instanceof CliExit) || from === 0) throw err;
       // One batch is one transaction: the ones before it stand, this one and later ones do not.

@@ -156,6 +156,8 @@ export interface TaskAssignData {
   priority?: 'low' | 'normal' | 'high' | 'urgent';
   lease_s?: number;
   labels?: Record<string, string>;
+  /** PROTOCOL §5.9 quiet assignments: false = acknowledge only a refusal. */
+  reply?: boolean;
 }
 
 /** PROTOCOL §5.10 */

@@ -82,7 +82,8 @@ export class TaskRunner {
     // The master skips paused devices; this covers an assignment that crossed our heartbeat.
     const accepted: AcceptResult = paused === null ? this.executor.accept(msg.data) : { ok: false, code: 'RC_ERR_TASK_WORKER_PAUSED', message: `paused: ${paused}` };
     if (accepted.ok) {
-      link.send(createAck(msg, { task_id: msg.data.task_id, attempt: msg.data.attempt }, this.#opts.deviceId));
+      // Quiet assignment (PROTOCOL §5.9): `started` and the result say it was accepted.
+      if (msg.data.reply !== false) link.send(createAck(msg, { task_id: msg.data.task_id, attempt: msg.data.attempt }, this.#opts.deviceId));
       return;
     }
     this.#opts.log.warn({ task_id: msg.data.task_id, code: accepted.code, reason: accepted.message }, 'task refused');

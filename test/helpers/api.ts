@@ -26,13 +26,13 @@ export class Api {
     this.token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
   }
 
-  async request(method: string, path: string, body?: unknown, token: string | null = this.token): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = {};
+  async request(method: string, path: string, body?: unknown, token: string | null = this.token, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token !== null) headers['authorization'] = `Bearer ${token}`;
     const res = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await res.text();
-    return { status: res.status, body: text.length > 0 && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+    return { status: res.status, body: text.length > 0 && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text, headers: Object.fromEntries(res.headers) };
   }
 
   async submit(task: Record<string, unknown>): Promise<Task> {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Api } from '../helpers/api.js';
 import { startMaster, tempDir, type RunningMaster } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 import { WireClient, frame, oneShot, pythonHeartbeat, pythonRegister } from '../helpers/wire-client.js';
 
 const SMALL_LIMIT = 4096;
@@ -168,4 +170,41 @@ test('wire protocol against a real master', async (t) => {
   });
 
   assert.equal(m.proc.exitCode, null, 'the master is still running after all of the above');
+});
+
+test('the master assigns quietly (reply: false), matches a refusal by message id, and a batch can ask for minimal answers', async (t) => {
+  // The default line limit: a 4 KiB one leaves no room for a task payload.
+  const m = await startMaster(t, { dataDir: tempDir(t), extraArgs: ['--insecure'] });
+  const api = new Api(m.httpUrl, m.dataDir);
+  const device = await client(t, m);
+  const reg = frame('register', { protocol_version: '1.0', device_id: 'quiet-dev', role: 'pi', hardware: { cpu_count: 4, memory_total_gb: 1.8 }, task_types: ['echo'], max_tasks: 1 }, 'quiet-dev');
+  assert.equal((await device.request(reg)).message_type, 'ack');
+
+  const res = await api.request('POST', '/api/v1/tasks', [{ task_type: 'echo', payload: { message: 'hi' } }], api.token, { prefer: 'return=minimal' });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.equal(res.headers['preference-applied'], 'return=minimal');
+  const [created] = res.body as Array<Record<string, unknown>>;
+  assert.deepEqual(Object.keys(created!).sort(), ['status', 'task_id'], 'only the id and the status');
+
+  const assigns = () => device.frames.filter((f) => f.message_type === 'task_assign');
+  await waitFor(() => assigns().length === 1, 5000, 'the first assignment');
+  const first = assigns()[0]!;
+  assert.equal(first.data['task_id'], created!['task_id']);
+  assert.equal(first.data['reply'], false, 'assignments ask for no ack');
+  // A refusal names the assignment by message id only; the master must still know which task it was.
+  await device.send(frame('error', { original_message_id: first.message_id, code: 'RC_ERR_TASK_WORKER_CLOSING', message: 'closing', error: 'closing' }, 'quiet-dev'));
+  await waitFor(() => assigns().length === 2, 5000, 'the task assigned again after the refusal');
+  const second = assigns()[1]!;
+  assert.equal(second.data['attempt'], 2);
+  await device.send(frame('task_progress', { task_id: second.data['task_id'], attempt: 2, event: 'started' }, 'quiet-dev'));
+  const result = frame('task_result', { task_id: second.data['task_id'], attempt: 2, status: 'succeeded', result: { output: 'hi', exit_code: 0, error: null, duration_s: 0, truncated: false } }, 'quiet-dev');
+  assert.equal((await device.request(result)).message_type, 'ack');
+  const done = await api.waitForStatus(String(created!['task_id']), 'succeeded');
+  assert.equal(done.attempts, 2);
+  const events = (await api.task(done.task_id)).events ?? [];
+  assert.ok(events.some((e) => e.kind === 'requeued' && e.detail['reason'] === 'refused'), `a requeue for the refusal: ${JSON.stringify(events.map((e) => e.kind))}`);
+
+  const full = await api.request('POST', '/api/v1/tasks', [{ task_type: 'echo', payload: { message: 'full' } }]);
+  assert.equal(full.headers['preference-applied'], undefined);
+  assert.ok('payload' in (full.body as Array<Record<string, unknown>>)[0]!, 'without the preference the whole task view');
 });

@@ -59,3 +59,26 @@ test('a task_assign in the same read as the register ack still reports started, 
   const types = seen().map((f) => f.message_type);
   assert.ok(types.indexOf('task_progress') < types.indexOf('task_result'), 'started comes before the result');
 });
+
+test('quiet assignments (reply: false) are not acknowledged, a refusal still is, and both kinds run', async (t) => {
+  const assigns = (register: Frame) => [
+    frame('task_assign', { task_id: 'quiet-task', attempt: 1, task_type: 'echo', payload: { message: 'q' }, timeout_s: 30, reply: false }, 'master'),
+    frame('task_assign', { task_id: 'loud-task', attempt: 1, task_type: 'echo', payload: { message: 'l' }, timeout_s: 30 }, 'master'),
+    frame('task_assign', { task_id: 'quiet-refused', attempt: 1, task_type: 'no-such-type', payload: {}, timeout_s: 30, reply: false }, 'master'),
+  ].map((f) => ({ ...f, receiver_id: register.sender_id }));
+  let sent: Frame[] = [];
+  const fake = await silentMaster(t, (register) => (sent = assigns(register)));
+  startWorker(t, { tcpPort: fake.port, joinToken: 'fake-token' }, { dataDir: tempDir(t), deviceId: 'quiet-assign-worker' });
+  const seen = () => fake.connections[0] ?? [];
+  const results = () => seen().filter((f) => f.message_type === 'task_result').map((f) => f.data['task_id']);
+  await waitFor(() => results().length === 2, 20_000, () => `two results; got ${seen().map((f) => f.message_type).join(', ')}`);
+  assert.deepEqual([...results()].sort(), ['loud-task', 'quiet-task']);
+  const replyTo = (id: string) => seen().filter((f) => (f.message_type === 'ack' || f.message_type === 'error') && f.data['original_message_id'] === id);
+  const [quiet, loud, refused] = sent;
+  assert.deepEqual(replyTo(quiet!.message_id), [], 'a quiet assignment that is accepted gets no ack');
+  assert.deepEqual(replyTo(loud!.message_id).map((f) => f.message_type), ['ack'], 'one without the field is acknowledged as before');
+  const refusal = replyTo(refused!.message_id);
+  assert.deepEqual(refusal.map((f) => f.message_type), ['error'], 'a refused quiet assignment is answered with an error');
+  assert.equal(refusal[0]!.data['code'], 'RC_ERR_TASK_UNKNOWN_TYPE');
+  assert.ok(seen().some((f) => f.message_type === 'task_progress' && f.data['task_id'] === 'quiet-task' && f.data['event'] === 'started'), 'acceptance shows as started');
+});

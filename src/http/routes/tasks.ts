@@ -29,12 +29,15 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
   const { tasks } = deps;
   app.post('/api/v1/tasks', { preHandler: deps.requireWrite }, async (req, reply) => {
     const body = req.body;
+    // RFC 7240: a client that only needs the ids (rc batch, a bulk loader) asks for less to parse and send.
+    const view = wantsMinimal(req.headers.prefer) ? minimalTaskView : toTaskView;
+    if (view === minimalTaskView) reply.header('preference-applied', 'return=minimal');
     if (Array.isArray(body)) {
       if (body.length === 0 || body.length > MAX_BATCH) throw badRequest(`a batch holds 1 to ${MAX_BATCH} tasks`);
-      return reply.status(201).send(tasks.submit(body).map(toTaskView));
+      return reply.status(201).send(tasks.submit(body).map(view));
     }
     const [task] = tasks.submit([body]);
-    return reply.status(201).send(toTaskView(task!));
+    return reply.status(201).send(view(task!));
   });
   app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req) => {
     const task = findTask(tasks, req.params.id);
@@ -53,6 +56,17 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
     const rows = tasks.list(parseListQuery(req.query));
     return reply.type(CONTENT_TYPES[format]).send(renderTable(TASK_COLUMNS, rows, format));
   });
+}
+
+/** `Prefer: return=minimal` (RFC 7240; several preferences may share the header, comma-separated). */
+export function wantsMinimal(prefer: string | string[] | undefined): boolean {
+  const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
+  return values.some((v) => v.split(',').some((p) => p.split(';')[0]!.trim().toLowerCase() === 'return=minimal'));
+}
+
+/** What a submit answers under `Prefer: return=minimal`: the id and the status as created. */
+function minimalTaskView(task: TaskRecord): { task_id: string; status: string } {
+  return { task_id: task.task_id, status: task.status };
 }
 
 function findTask(tasks: TaskService, id: string): TaskRecord {

@@ -38,9 +38,17 @@ export class CommitBuffer {
   #healthy = true;
   #closed = false;
 
-  constructor(store: TaskStore, log: Logger) {
+  readonly #beforeCommit: () => void;
+
+  /**
+   * `beforeCommit` runs first in the turn that commits: the task service
+   * places work there, so new assignments share the transaction of the
+   * results that freed their slots instead of waiting a turn for their own.
+   */
+  constructor(store: TaskStore, log: Logger, beforeCommit: () => void = () => undefined) {
     this.#store = store;
     this.#log = log;
+    this.#beforeCommit = beforeCommit;
   }
 
   get healthy(): boolean {
@@ -104,6 +112,7 @@ export class CommitBuffer {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
+      runSafely(this.#beforeCommit, this.#log);
       if (this.#inFlight >= MAX_IN_FLIGHT) return; // an answer schedules the next commit
       try {
         if (!this.#commitInBackground()) this.flush();

@@ -61,7 +61,9 @@ export class TaskService extends EventEmitter {
   readonly #health = new DeviceHealth();
   readonly #lastAssigned = new Map<string, number>();
   readonly #knownTypes = new Set<string>(BUILTIN_TASK_TYPES);
+  /** Assignments a worker may still refuse, by message_id; with quiet assignments no ack clears them, so the task's news does. */
   readonly #pendingAssigns = new Map<string, { task_id: string; attempt: number; sent_ms: number }>();
+  readonly #assignMessageOf = new Map<string, string>();
   /** Final tasks whose last write is not committed yet: reads must not fall back to the stale row. */
   readonly #finalUnsaved = new Map<string, TaskRecord>();
   readonly #startedAtMs: number;
@@ -73,7 +75,7 @@ export class TaskService extends EventEmitter {
   constructor(deps: TaskServiceDeps) {
     super();
     this.#deps = deps;
-    this.#commit = new CommitBuffer(deps.store, deps.log);
+    this.#commit = new CommitBuffer(deps.store, deps.log, () => this.#dispatchIfScheduled());
     this.#startedAtMs = deps.clock.now();
   }
 
@@ -192,6 +194,7 @@ export class TaskService extends EventEmitter {
     const task = this.#current(deviceId, data.task_id, data.attempt);
     if (!task) return;
     if (data.event === 'started' && task.status === 'assigned') {
+      this.#forgetAssign(task.task_id);
       task.status = 'running';
       task.started_at_ms = this.#deps.clock.now();
       this.#changed(task);
@@ -221,7 +224,7 @@ export class TaskService extends EventEmitter {
     if (typeof original !== 'string') return;
     const pending = this.#pendingAssigns.get(original);
     if (!pending) return;
-    this.#pendingAssigns.delete(original);
+    this.#forgetAssign(pending.task_id);
     const refused = reply.message_type === 'error' || (reply.data['result'] as { success?: unknown } | undefined)?.success === false;
     if (!refused) return;
     const task = this.#current(deviceId, pending.task_id, pending.attempt);
@@ -299,10 +302,14 @@ export class TaskService extends EventEmitter {
   scheduleDispatch(): void {
     if (this.#dispatchScheduled || this.#closed) return;
     this.#dispatchScheduled = true;
-    setImmediate(() => {
-      this.#dispatchScheduled = false;
-      if (!this.#closed) this.#dispatch();
-    });
+    setImmediate(() => this.#dispatchIfScheduled());
+  }
+
+  /** At most one pass per scheduling: the commit buffer may have run it already, before its commit. */
+  #dispatchIfScheduled(): void {
+    if (!this.#dispatchScheduled) return;
+    this.#dispatchScheduled = false;
+    if (!this.#closed) this.#dispatch();
   }
 
   /** Persist what is pending; called at shutdown. */
@@ -368,12 +375,16 @@ export class TaskService extends EventEmitter {
       priority: task.priority,
       lease_s: this.#deps.config.lease_s,
       labels: task.labels,
+      // PROTOCOL §5.9: only a refusal is answered; `started` and the result show acceptance.
+      reply: false,
     }, { sender: MASTER_ID, receiver: deviceId });
     const attempt = task.attempts;
     this.#commit.then(() => {
       // A cancel, requeue or reconcile in the meantime means this attempt is no longer wanted.
       if (this.#current(deviceId, task.task_id, attempt) === null) return;
-      if (this.#deps.send(deviceId, msg)) this.#pendingAssigns.set(msg.message_id, { task_id: task.task_id, attempt, sent_ms: this.#deps.clock.now() });
+      if (!this.#deps.send(deviceId, msg)) return;
+      this.#pendingAssigns.set(msg.message_id, { task_id: task.task_id, attempt, sent_ms: this.#deps.clock.now() });
+      this.#assignMessageOf.set(task.task_id, msg.message_id);
     });
   }
 
@@ -399,6 +410,7 @@ export class TaskService extends EventEmitter {
   }
 
   #toQueue(task: TaskRecord, now: number, notBefore: number | null): void {
+    this.#forgetAssign(task.task_id);
     task.not_before_ms = notBefore;
     this.#active.moveToQueue(task, now);
     Object.assign(task, { status: 'queued', device_id: null, assigned_at_ms: null, started_at_ms: null });
@@ -406,6 +418,7 @@ export class TaskService extends EventEmitter {
   }
 
   #finalize(task: TaskRecord, status: TaskRecord['status'], result: TaskResult, now: number): void {
+    this.#forgetAssign(task.task_id);
     this.#active.forget(task);
     Object.assign(task, { status, result, finished_at_ms: now, wait_reason: null, not_before_ms: null });
     this.#finalUnsaved.set(task.task_id, task);
@@ -480,7 +493,19 @@ export class TaskService extends EventEmitter {
   /** A worker that never answers an assign must not grow this map forever. */
   #forgetStaleAssigns(now: number): void {
     const maxAgeMs = 2 * this.#deps.config.lease_s * 1000;
-    for (const [id, p] of this.#pendingAssigns) if (now - p.sent_ms > maxAgeMs) this.#pendingAssigns.delete(id);
+    for (const [id, p] of this.#pendingAssigns) {
+      if (now - p.sent_ms <= maxAgeMs) continue;
+      this.#pendingAssigns.delete(id);
+      if (this.#assignMessageOf.get(p.task_id) === id) this.#assignMessageOf.delete(p.task_id);
+    }
+  }
+
+  /** The task's assignment can no longer be refused (it started, ended, or left the device). */
+  #forgetAssign(taskId: string): void {
+    const messageId = this.#assignMessageOf.get(taskId);
+    if (messageId === undefined) return;
+    this.#assignMessageOf.delete(taskId);
+    this.#pendingAssigns.delete(messageId);
   }
 
   #checkPayloadSize(payload: Record<string, unknown> | undefined, where: string): void {
