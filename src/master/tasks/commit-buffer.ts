@@ -114,6 +114,10 @@ export class CommitBuffer {
       this.#scheduled = false;
       runSafely(this.#beforeCommit, this.#log);
       if (this.#inFlight >= MAX_IN_FLIGHT) return; // an answer schedules the next commit
+      const hasRows = this.#updates.size > 0 || this.#events.length > 0;
+      // Nothing to write: waiters wait for the commits in flight (whose answers reschedule), else run now.
+      // A flush here would block the event loop until the writer thread caught up (measured: 20 % of it).
+      if (!hasRows && (this.#waiters.length === 0 || this.#inFlight > 0)) return;
       try {
         if (!this.#commitInBackground()) this.flush();
       } catch (err) {
