@@ -11,7 +11,7 @@ import { openStore } from '../../src/store/index.js';
 import type { DeviceProfile } from '../../src/store/store.js';
 import { waitFor } from '../helpers/wait.js';
 
-const clock = { now: () => Date.UTC(2026, 0, 1) };
+const clock = { nowMs: Date.UTC(2026, 0, 1), now(): number { return this.nowMs; } };
 const profile: DeviceProfile = {
   hostname: null, role: 'worker', tags: [], platform: 'linux', arch: 'x64', cpu_count: 4, cpu_model: null,
   memory_total_gb: 8, storage_total_gb: 100, gpu: null, max_tasks: 1, task_types: ['echo'],
@@ -63,4 +63,22 @@ test('the startup load reads the queue in pages while submits and cancels go on,
   assert.equal(after.sent.length, 1, 'one slot, one assignment');
   assert.equal(after.tasks.get(old[0]!.task_id)?.status, 'assigned', 'the oldest task goes first, not the one submitted during the load');
   assert.equal(after.tasks.get(fresh!.task_id)?.status, 'queued');
+});
+
+test('on a full cluster, wait reasons are refreshed at most every 250 ms, not on every pass', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-explain-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const s = service(t, dir, true);
+  s.registry.register('dev-a', profile, null);
+  await s.tasks.load();
+  const [running, first] = s.tasks.submit([{ task_type: 'echo', payload: { message: 'a' } }, { task_type: 'echo', payload: { message: 'b' } }]);
+  assert.equal(s.tasks.get(running!.task_id)?.status, 'assigned');
+  assert.match(s.tasks.get(first!.task_id)?.wait_reason ?? '', /busy|slot|free/, 'the first pass explains');
+  clock.nowMs += 100;
+  const [second] = s.tasks.submit([{ task_type: 'echo', payload: { message: 'c' } }]);
+  assert.equal(s.tasks.get(second!.task_id)?.wait_reason, null, 'a pass 100 ms later stops at the full device');
+  clock.nowMs += 200;
+  s.tasks.scheduleDispatch();
+  await waitFor(() => s.tasks.get(second!.task_id)?.wait_reason !== null, 2_000, 'the reason after 250 ms');
+  assert.match(s.tasks.get(second!.task_id)?.wait_reason ?? '', /busy|slot|free/);
 });

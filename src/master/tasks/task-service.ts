@@ -6,7 +6,7 @@ import { createMessage } from '../../protocol/codec.js';
 import { BUILTIN_TASK_TYPES } from '../../protocol/task-payloads.js';
 import { MASTER_ID, type Envelope, type MessageType, type TaskProgressData, type TaskResultData } from '../../protocol/types.js';
 import { planDispatch } from '../../scheduler/dispatch.js';
-import { DEFAULT_WEIGHTS } from '../../scheduler/types.js';
+import { DEFAULT_MAX_EXPLAINED, DEFAULT_WEIGHTS } from '../../scheduler/types.js';
 import { ACTIVE_STATUSES, type Store, type TaskEventRow, type TaskListFilter, type TaskRecord, type TaskResult } from '../../store/store.js';
 import type { DeviceRegistry } from '../registry.js';
 import { ActiveTasks } from './active-tasks.js';
@@ -45,6 +45,13 @@ const ASSIGN_ENVELOPE_BYTES = 16 * 1024;
 /** Requeues that use no retry are still capped, so a task that kills every device it lands on ends. */
 const MAX_ATTEMPTS_FLOOR = 20;
 const MAX_ASSIGNMENTS_PER_PASS = 5000;
+/**
+ * Wait reasons are for people reading a task; on a busy, full cluster a pass
+ * runs every turn, and explaining 1,000 waiting tasks each time was a tenth
+ * of the master's CPU. Passes within this many ms of the last explaining one
+ * stop once no device is free.
+ */
+const EXPLAIN_EVERY_MS = 250;
 /** Active tasks read per turn of the event loop at startup. */
 const LOAD_PAGE_SIZE = 5000;
 
@@ -68,6 +75,7 @@ export class TaskService extends EventEmitter {
   readonly #finalUnsaved = new Map<string, TaskRecord>();
   readonly #startedAtMs: number;
   #dispatchScheduled = false;
+  #explainedAtMs = Number.NEGATIVE_INFINITY;
   #closed = false;
   /** False until load() has read every active task: dispatch waits for it. */
   #loaded = false;
@@ -327,12 +335,15 @@ export class TaskService extends EventEmitter {
     // Nothing queued, nothing to place: skip building a snapshot of every device (10k registers would be O(n²)).
     if (this.#active.queue.size === 0) return;
     const now = this.#deps.clock.now();
+    const explain = now - this.#explainedAtMs >= EXPLAIN_EVERY_MS;
+    if (explain) this.#explainedAtMs = now;
     const plan = planDispatch(this.#active.queue, this.#snapshots(), {
       now_ms: now,
       weights: DEFAULT_WEIGHTS,
       aging_step_ms: this.#deps.config.aging_step_s * 1000,
       aging_max_priority: 'high',
       max_assignments: MAX_ASSIGNMENTS_PER_PASS,
+      max_explained: explain ? DEFAULT_MAX_EXPLAINED : 0,
     });
     // Wait reasons live in memory (GET reads active tasks from memory): no write per pass.
     for (const [taskId, reason] of plan.waiting) {
