@@ -86,6 +86,11 @@ export class FleetSim {
     for (const d of this.#devices) d.startHeartbeats(seconds);
   }
 
+  /** No more heartbeats until the next setHeartbeatInterval. */
+  stopHeartbeats(): void {
+    for (const d of this.#devices) d.stopHeartbeats();
+  }
+
   async close(): Promise<void> {
     for (const d of this.#devices) d.close();
     await sleep(50);
@@ -118,7 +123,7 @@ class SimDevice {
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => this.#onData(chunk));
       socket.on('error', () => this.#fleet.stats.errors++);
-      socket.on('close', () => this.#stopHeartbeats());
+      socket.on('close', () => this.stopHeartbeats());
       socket.once('connect', () => {
         this.#registered = (ok) => (ok ? resolve() : reject(new Error(`${this.#id}: register refused`)));
         this.#send(this.#registerFrame());
@@ -128,7 +133,7 @@ class SimDevice {
   }
 
   startHeartbeats(seconds: number): void {
-    this.#stopHeartbeats();
+    this.stopHeartbeats();
     const ms = seconds * 1000;
     // Spread the fleet over the interval, as real devices that booted at different times are.
     const first = setTimeout(() => {
@@ -139,7 +144,7 @@ class SimDevice {
   }
 
   close(): void {
-    this.#stopHeartbeats();
+    this.stopHeartbeats();
     this.#socket?.destroy();
   }
 
@@ -235,7 +240,7 @@ class SimDevice {
     });
   }
 
-  #stopHeartbeats(): void {
+  stopHeartbeats(): void {
     if (this.#heartbeat !== null) {
       clearTimeout(this.#heartbeat);
       clearInterval(this.#heartbeat);

@@ -10,7 +10,7 @@ export interface HeartbeatPhase {
   rssMb: number;
   lagP99Ms: number | null;
   heartbeatsPerS: number;
-  /** Heartbeat rows the master stored during the window, against those sent. */
+  /** Heartbeat rows the master stored during the phase (warm-up and window), against those sent in it. */
   persisted: number;
   sent: number;
 }
@@ -33,8 +33,6 @@ export async function measureHeartbeats(devices: number, windowS: number, progre
   try {
     const phases: HeartbeatPhase[] = [];
     for (const intervalS of [5, 1]) {
-      fleet.setHeartbeatInterval(intervalS);
-      await sleep(intervalS * 1000 + 2000);
       phases.push(await measurePhase(master, fleet, intervalS, windowS));
       progress(`heartbeats: every ${intervalS} s → CPU ${phases.at(-1)!.cpuPercent} %`);
     }
@@ -45,22 +43,28 @@ export async function measureHeartbeats(devices: number, windowS: number, progre
   }
 }
 
+/**
+ * One phase, from a quiet fleet to a quiet fleet: every heartbeat sent in it
+ * is counted against the rows stored since it began, so the two figures can
+ * be compared exactly (a time window cut both ways missed or added a few).
+ */
 async function measurePhase(master: BenchMaster, fleet: FleetSim, intervalS: number, windowS: number): Promise<HeartbeatPhase> {
-  const fromMs = Date.now();
+  fleet.stopHeartbeats();
+  await sleep(1000);
+  const phaseStartMs = Date.now();
   const sentBefore = fleet.stats.heartbeatsSent;
+  fleet.setHeartbeatInterval(intervalS);
+  await sleep(intervalS * 1000 + 2000);
+  const windowSentBefore = fleet.stats.heartbeatsSent;
   const cpuPercent = await cpuPercentOver(master.pid, windowS * 1000);
+  const heartbeatsPerS = Math.round((fleet.stats.heartbeatsSent - windowSentBefore) / windowS);
+  const rssMb = processCost(master.pid).rssMb;
+  const lagP99Ms = await eventLoopLagP99(master);
+  fleet.stopHeartbeats();
   const sent = fleet.stats.heartbeatsSent - sentBefore;
   // Let the last batch (≤ 200 ms) land before counting rows.
   await sleep(1000);
-  return {
-    intervalS,
-    cpuPercent,
-    rssMb: processCost(master.pid).rssMb,
-    lagP99Ms: await eventLoopLagP99(master),
-    heartbeatsPerS: Math.round(sent / windowS),
-    persisted: countHeartbeats(master, fromMs, fromMs + windowS * 1000),
-    sent,
-  };
+  return { intervalS, cpuPercent, rssMb, lagP99Ms, heartbeatsPerS, persisted: countHeartbeats(master, phaseStartMs), sent };
 }
 
 /** prom-client's event-loop lag p99, from the master's own /metrics. */
@@ -70,10 +74,10 @@ async function eventLoopLagP99(master: BenchMaster): Promise<number | null> {
   return m ? Math.round(Number(m[1]) * 100000) / 100 : null;
 }
 
-function countHeartbeats(master: BenchMaster, fromMs: number, toMs: number): number {
+function countHeartbeats(master: BenchMaster, fromMs: number): number {
   const db = new Database(join(master.dataDir, 'retire-cluster.db'), { readonly: true });
   try {
-    return Number(db.prepare('SELECT count(*) FROM heartbeats WHERE ts_ms >= ? AND ts_ms < ?').pluck().get(fromMs, toMs));
+    return Number(db.prepare('SELECT count(*) FROM heartbeats WHERE ts_ms >= ?').pluck().get(fromMs));
   } finally {
     db.close();
   }

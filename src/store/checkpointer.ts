@@ -6,8 +6,8 @@ export interface CheckpointerLogger {
 }
 
 /** SQLite's default: checkpoint in the committing connection once the WAL holds this many pages. */
-const AUTOCHECKPOINT_PAGES = 1000;
-const DEFAULT_INTERVAL_MS = 500;
+export const AUTOCHECKPOINT_PAGES = 1000;
+export const CHECKPOINT_EVERY_MS = 500;
 
 /**
  * Moves WAL checkpoints off the event loop: the main connection stops
@@ -29,7 +29,7 @@ export class BackgroundCheckpointer {
     this.#log = log;
   }
 
-  start(intervalMs = DEFAULT_INTERVAL_MS): void {
+  start(intervalMs = CHECKPOINT_EVERY_MS): void {
     try {
       const worker = new Worker(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.#db.name, intervalMs } });
       worker.unref();

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { HeartbeatLog, type ChainLink } from './heartbeat-log.js';
-import { BackgroundCheckpointer } from './checkpointer.js';
+import { AUTOCHECKPOINT_PAGES, BackgroundCheckpointer, CHECKPOINT_EVERY_MS } from './checkpointer.js';
 import { TaskWriter } from './task-writer.js';
 import { CredentialTables } from './credential-tables.js';
 import type {
@@ -135,13 +135,10 @@ export class SqliteStore implements Store {
       this.batch = prepareBatches(this.db, this.q, this.heartbeats);
       this.tasks = new TaskTables(this.db);
       this.credentials = new CredentialTables(this.db);
-      if (opts.backgroundCheckpoints === true) {
+      if (opts.backgroundWrites === true) this.writer = this.startWriter(opts);
+      if (opts.backgroundCheckpoints === true && this.writer?.available !== true) {
         this.checkpointer = new BackgroundCheckpointer(this.db, this.log);
         this.checkpointer.start();
-      }
-      if (opts.backgroundWrites === true) {
-        this.writer = new TaskWriter(this.log);
-        this.writer.start(opts.file, { busyTimeoutMs: BUSY_TIMEOUT_MS, maxPageCount: pageCap(this.db, opts.maxSizeBytes ?? null) });
       }
     } catch (err) {
       this.db.close();
@@ -259,6 +256,16 @@ export class SqliteStore implements Store {
   /** Waits for the writer thread's commits (their callbacks run first). Reads call it, so they see every commit made so far. */
   settleTaskCommits(): void {
     if (this.writer !== null && this.writer.inFlight > 0) this.writer.settle();
+  }
+
+  /** The writer thread; with background checkpoints it checkpoints too (one thread, not two). */
+  private startWriter(opts: SqliteStoreOptions): TaskWriter {
+    const checkpoints = opts.backgroundCheckpoints === true;
+    // If the thread dies, the main connection checkpoints by itself again, so the WAL never grows without bound.
+    const writer = new TaskWriter(this.log, () => checkpoints && this.db.open && this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`));
+    writer.start(opts.file, { busyTimeoutMs: BUSY_TIMEOUT_MS, maxPageCount: pageCap(this.db, opts.maxSizeBytes ?? null), checkpointEveryMs: checkpoints ? CHECKPOINT_EVERY_MS : null });
+    if (checkpoints && writer.available) this.db.pragma('wal_autocheckpoint = 0');
+    return writer;
   }
 
   private warnMissing(missing: readonly string[]): void {

@@ -1,7 +1,8 @@
 /**
  * Runs in a worker thread (see task-writer.ts): its own connection to the
  * master's database, committing the task updates and events the event loop
- * posts, one transaction per message, in the order posted. After each
+ * posts, one transaction per message, in the order posted, and (when asked)
+ * checkpointing the WAL as checkpoint-thread.ts does. After each
  * commit it answers on the reply port and bumps the shared counter, so the
  * main thread can also wait for it synchronously (Atomics.wait).
  */
@@ -17,6 +18,13 @@ export interface WriterThreadInput {
   /** Int32Array over it: [0] = seq of the last commit answered. */
   signal: SharedArrayBuffer;
   replies: MessagePort;
+  /** Also checkpoint the WAL (PASSIVE) this often, for the main connection (which then never does); null: no. */
+  checkpointEveryMs: number | null;
+}
+
+/** What the thread tells the main thread besides commit answers (on parentPort). */
+export interface WriterNotice {
+  checkpointError: string;
 }
 
 export interface WriteRequest {
@@ -49,8 +57,22 @@ function answer(reply: WriteReply): void {
   Atomics.notify(signal, 0);
 }
 
+// One thread for both jobs: each worker thread costs the master ~9 MB of RSS (measured).
+const checkpoints = input.checkpointEveryMs === null ? null : setInterval(checkpoint, input.checkpointEveryMs);
+
+function checkpoint(): void {
+  try {
+    // PASSIVE: copies what it can and never waits for, or blocks, the master's reads and writes.
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (err) {
+    const notice: WriterNotice = { checkpointError: err instanceof Error ? err.message : String(err) };
+    parentPort?.postMessage(notice);
+  }
+}
+
 parentPort?.on('message', (msg: WriteRequest | 'stop') => {
   if (msg === 'stop') {
+    if (checkpoints !== null) clearInterval(checkpoints);
     db.close();
     input.replies.close();
     parentPort?.close();

@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { TaskEventArgs, TaskUpdateArgs } from './task-rows.js';
-import type { WriteReply, WriteRequest, WriterThreadInput } from './task-writer-thread.js';
+import type { WriteReply, WriteRequest, WriterNotice, WriterThreadInput } from './task-writer-thread.js';
 
 export interface TaskWriterLogger {
   warn(obj: object, msg?: string): void;
@@ -27,28 +27,32 @@ const WAIT_SLICE_MS = 50;
  */
 export class TaskWriter {
   readonly #log: TaskWriterLogger;
+  /** Called once if the thread stops being available (the caller resumes checkpoints on its own connection). */
+  readonly #onUnavailable: () => void;
   readonly #signal = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, WriteDone>();
   #worker: Worker | null = null;
   #replies: MessagePort | null = null;
   #seq = 0;
 
-  constructor(log: TaskWriterLogger) {
+  constructor(log: TaskWriterLogger, onUnavailable: () => void = () => undefined) {
     this.#log = log;
+    this.#onUnavailable = onUnavailable;
   }
 
   get available(): boolean {
     return this.#worker !== null;
   }
 
-  start(file: string, opts: { busyTimeoutMs: number; maxPageCount: number | null }): void {
+  start(file: string, opts: { busyTimeoutMs: number; maxPageCount: number | null; checkpointEveryMs: number | null }): void {
     try {
       const { port1, port2 } = new MessageChannel();
-      const workerData: WriterThreadInput = { file, busyTimeoutMs: opts.busyTimeoutMs, maxPageCount: opts.maxPageCount, signal: this.#signal.buffer as SharedArrayBuffer, replies: port2 };
+      const workerData: WriterThreadInput = { file, busyTimeoutMs: opts.busyTimeoutMs, maxPageCount: opts.maxPageCount, signal: this.#signal.buffer as SharedArrayBuffer, replies: port2, checkpointEveryMs: opts.checkpointEveryMs };
       const worker = new Worker(new URL('./task-writer-thread.js', import.meta.url), { workerData, transferList: [port2] });
       worker.unref();
       port1.unref();
       port1.on('message', (reply: WriteReply) => this.#onReply(reply));
+      worker.on('message', (notice: WriterNotice) => this.#log.warn({ error: notice.checkpointError }, 'background WAL checkpoint failed; will try again'));
       worker.on('error', (err) => this.#fail(err));
       worker.on('exit', (code) => this.#worker === worker && this.#fail(new Error(`task writer thread exited with code ${code}`)));
       this.#worker = worker;
@@ -110,6 +114,7 @@ export class TaskWriter {
 
   #fail(err: unknown): void {
     const wasRunning = this.#worker !== null;
+    if (wasRunning) this.#onUnavailable();
     this.#worker = null;
     this.#replies?.close();
     this.#replies = null;

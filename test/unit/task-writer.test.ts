@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../src/common/errors.js';
 import { newTaskRecord } from '../../src/master/tasks/task-spec.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore, STORE_FILE_NAME } from '../../src/store/index.js';
 import type { Store, TaskRecord } from '../../src/store/store.js';
 import { captureLog, defer, makeTempDir } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
@@ -91,4 +94,20 @@ test('close settles what is in flight before the connection closes', (t) => {
   const again = openStore(dir, captureLog());
   defer(t, () => again.close());
   assert.equal(again.countTasksByStatus().succeeded, 200);
+});
+
+test('with background checkpoints the writer thread also checkpoints: the WAL stays small while the main connection never checkpoints', async (t) => {
+  const dir = makeTempDir(t);
+  const store = openStore(dir, captureLog(), { backgroundWrites: true, backgroundCheckpoints: true });
+  defer(t, () => store.close());
+  const wal = path.join(dir, STORE_FILE_NAME + '-wal');
+  let largest = 0;
+  for (let round = 0; round < 6; round++) {
+    // About 2 MB per round; six rounds would leave a 12 MB WAL if nobody checkpointed.
+    store.commitTaskChanges({ inserts: tasks(200, `r${round}`).map((task) => ({ ...task, payload: { message: 'p'.repeat(10_000) } })) });
+    largest = Math.max(largest, fs.statSync(wal).size);
+    await sleep(700);
+  }
+  assert.ok(largest < 6 * 1024 * 1024, `the WAL was reset after checkpoints (largest ${(largest / 1048576).toFixed(1)} MB)`);
+  assert.equal(store.countTasksByStatus().queued, 1200);
 });
