@@ -32,14 +32,15 @@ export class EventRing<M> {
   #size = 0;
   #lastId = 0;
   #chars = 0;
-  /** Events whose text counts in `chars` (eager ones). */
-  readonly #counted = new WeakSet<RingEvent<M>>();
+  /** Per slot, the characters its event counts in `chars` (0 for a lazy one): no lookup per eviction. */
+  readonly #countedChars: Uint32Array;
 
   /** `firstId` > 1 continues the ids of an earlier ring for the same stream. */
   constructor(capacity: number, firstId = 1) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.#items = new Array<RingEvent<M> | undefined>(capacity);
+    this.#countedChars = new Uint32Array(capacity);
     this.#lastId = Math.max(0, Math.trunc(firstId) - 1);
   }
 
@@ -76,32 +77,24 @@ export class EventRing<M> {
    * are never lazy, use that budget).
    */
   pushLazy(format: (id: number) => string, meta: M): RingEvent<M> {
-    const id = this.#lastId + 1;
-    let frame: string | null = null;
-    const event: RingEvent<M> = {
-      id,
-      meta,
-      get frame(): string {
-        frame ??= format(id);
-        return frame;
-      },
-    };
-    return this.#append(event, false);
+    return this.#append(new LazyEvent(this.#lastId + 1, meta, format), false);
   }
 
   #append(event: RingEvent<M>, counted: boolean): RingEvent<M> {
     this.#lastId = event.id;
-    if (counted) this.#chars += event.frame.length;
+    const chars = counted ? event.frame.length : 0;
+    this.#chars += chars;
+    let slot: number;
     if (this.#size < this.capacity) {
-      this.#items[(this.#start + this.#size) % this.capacity] = event;
+      slot = (this.#start + this.#size) % this.capacity;
       this.#size += 1;
     } else {
-      const evicted = this.#items[this.#start]!;
-      if (this.#counted.has(evicted)) this.#chars -= evicted.frame.length;
-      this.#items[this.#start] = event;
+      slot = this.#start;
+      this.#chars -= this.#countedChars[slot]!;
       this.#start = (this.#start + 1) % this.capacity;
     }
-    if (counted) this.#counted.add(event);
+    this.#items[slot] = event;
+    this.#countedChars[slot] = chars;
     return event;
   }
 
@@ -121,5 +114,27 @@ export class EventRing<M> {
     const out: RingEvent<M>[] = [];
     for (let i = from; i < this.#size; i++) out.push(this.#items[(this.#start + i) % this.capacity]!);
     return out;
+  }
+}
+
+/** A ring event whose wire text is made on first read (one small object per event, no closure for the getter). */
+class LazyEvent<M> implements RingEvent<M> {
+  readonly id: number;
+  readonly meta: M;
+  #format: ((id: number) => string) | null;
+  #frame: string | null = null;
+
+  constructor(id: number, meta: M, format: (id: number) => string) {
+    this.id = id;
+    this.meta = meta;
+    this.#format = format;
+  }
+
+  get frame(): string {
+    if (this.#frame === null) {
+      this.#frame = this.#format!(this.id);
+      this.#format = null; // the snapshot it closes over can go
+    }
+    return this.#frame;
   }
 }
