@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { signRegister, type RegisterAuth } from '../protocol/auth.js';
 
@@ -34,10 +34,22 @@ export class WorkerCredentials {
     }
   }
 
+  /**
+   * Written whole or not at all (temp file, fsync, rename): a worker killed
+   * mid-write, or a reader at the wrong moment, never sees half a secret.
+   */
   saveDeviceSecret(secret: string): void {
     mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 });
     const file = join(this.#dataDir, SECRET_FILE);
-    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    const temp = `${file}.tmp`;
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      fchmodSync(fd, 0o600); // also when a stale temp file was there with another mode
+      writeSync(fd, `${secret}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { signRegister, type RegisterAuth } from '../../src/protocol/auth.js';
@@ -54,6 +54,7 @@ test('enrolment: the join token, per-device secrets, replay protection and rotat
     }
   }, 10_000, 'the worker keeps its device secret');
   assert.ok(secret.length >= 32);
+  assert.equal(statSync(join(root, 'legit', 'device-secret')).mode & 0o777, 0o600, 'only the worker\'s user can read its secret');
 
   await t.test('the join token is printed for the operator but never written to the log that HTTP serves', async () => {
     const token = joinToken(m);
