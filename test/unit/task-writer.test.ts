@@ -7,6 +7,7 @@ import { StoreError } from '../../src/common/errors.js';
 import { newTaskRecord } from '../../src/master/tasks/task-spec.js';
 import { openStore, STORE_FILE_NAME } from '../../src/store/index.js';
 import type { Store, TaskRecord } from '../../src/store/store.js';
+import { TaskWriter } from '../../src/store/task-writer.js';
 import { captureLog, defer, makeTempDir } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -110,4 +111,22 @@ test('with background checkpoints the writer thread also checkpoints: the WAL st
   }
   assert.ok(largest < 6 * 1024 * 1024, `the WAL was reset after checkpoints (largest ${(largest / 1048576).toFixed(1)} MB)`);
   assert.equal(store.countTasksByStatus().queued, 1200);
+});
+
+test('a writer thread that dies fails what was in flight, says so once, and takes no more commits', async (t) => {
+  const log = captureLog();
+  let unavailable = 0;
+  const writer = new TaskWriter(log, () => unavailable++);
+  // The thread opens the file with fileMustExist: a missing database kills it right after it starts.
+  writer.start(path.join(makeTempDir(t), 'missing.db'), { busyTimeoutMs: 100, maxPageCount: null, checkpointEveryMs: null });
+  assert.equal(writer.available, true, 'the thread was started');
+  let answer: Error | null | undefined;
+  assert.equal(writer.commit([], [], (err) => (answer = err)), true);
+  await waitFor(() => answer !== undefined, 5000, 'the in-flight commit was answered');
+  assert.ok(answer instanceof Error, 'with an error, so the caller keeps and retries its rows');
+  assert.equal(writer.available, false);
+  assert.equal(unavailable, 1, 'the store is told once (it resumes its own checkpoints)');
+  assert.equal(writer.commit([], [], () => undefined), false, 'later commits go to the main connection');
+  assert.ok(log.entries.some((e) => e.level === 'warn' && /writer thread unavailable/.test(e.msg ?? '')));
+  writer.settle(); // nothing pending: returns at once
 });
