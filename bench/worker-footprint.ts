@@ -14,13 +14,13 @@ export interface WorkerFootprint {
   idleCpuPercent: number;
 }
 
-/** The real rc-worker (bin/rc-worker.js, or `script`, e.g. the one-file bundle): start → registered, then its idle RSS and CPU. */
-export async function measureWorker(idleS: number, script = join(findPackageRoot(), 'bin', 'rc-worker.js')): Promise<WorkerFootprint> {
+/** The real rc-worker (bin/rc-worker.js, or `script`, e.g. the one-file bundle, under `nodeFlags`): start → registered, then its idle RSS and CPU. */
+export async function measureWorker(idleS: number, script = join(findPackageRoot(), 'bin', 'rc-worker.js'), nodeFlags: readonly string[] = []): Promise<WorkerFootprint> {
   const master = new BenchMaster();
   await master.start();
   const dataDir = mkdtempSync(join(tmpdir(), 'rc-bench-worker-'));
   const t0 = performance.now();
-  const worker = spawn(process.execPath, [script, '--join', `127.0.0.1:${master.tcpPort}`, '--token', master.secret('join-token'), '--data-dir', dataDir, '--device-id', 'footprint', '--log-level', 'warn'], { stdio: 'ignore' });
+  const worker = spawn(process.execPath, [...nodeFlags, script, '--join', `127.0.0.1:${master.tcpPort}`, '--token', master.secret('join-token'), '--data-dir', dataDir, '--device-id', 'footprint', '--log-level', 'warn'], { stdio: 'ignore' });
   try {
     let registeredMs = Number.NaN;
     while (Number.isNaN(registeredMs)) {
