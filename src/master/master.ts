@@ -13,7 +13,7 @@ import { buildHttpServer } from '../http/server.js';
 import { MASTER_ID, type Envelope, type MessageType } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
 import { ProtocolError } from '../common/errors.js';
-import { Connection } from '../transport/connection.js';
+import { Connection, type ConnectionHandlers } from '../transport/connection.js';
 import { ConnectionGate } from '../transport/limits.js';
 import { loadTlsMaterial, type TlsMaterial } from '../transport/tls.js';
 import { createServer as createTlsServer } from 'node:tls';
@@ -194,6 +194,17 @@ export class Master {
     }
   }
 
+  /** One handler set for every connection (each gets the connection): no three closures per device. */
+  readonly #connectionHandlers: ConnectionHandlers = {
+    onMessage: (msg, c) => {
+      this.metrics.countWireMessage(msg.message_type);
+      handleMessage(msg, c, this.#ctx);
+      if (c.deviceId === null) this.#armRegisterDeadline(c);
+    },
+    onFrameError: (err) => this.metrics.countProtocolError(err.code),
+    onClose: (c) => this.#onConnectionClosed(c),
+  };
+
   /** Serve one peer over any Duplex: TCP, TLS, or an in-memory pair in tests. */
   handleConnection(stream: Duplex): Connection {
     const cfg = this.#deps.config;
@@ -206,15 +217,7 @@ export class Master {
         maxMsgsPerS: cfg.max_msgs_per_s_unregistered,
         maxPendingWriteBytes: cfg.max_pending_write_bytes,
       },
-      {
-        onMessage: (msg, c) => {
-          this.metrics.countWireMessage(msg.message_type);
-          handleMessage(msg, c, this.#ctx);
-          if (c.deviceId === null) this.#armRegisterDeadline(c);
-        },
-        onFrameError: (err) => this.metrics.countProtocolError(err.code),
-        onClose: (c) => this.#onConnectionClosed(c),
-      },
+      this.#connectionHandlers,
     );
     this.#connections.add(conn);
     this.#armRegisterDeadline(conn);
