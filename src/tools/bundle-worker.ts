@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { createRequire } from 'node:module';
 import { findPackageRoot } from '../common/package-root.js';
+import { AJV_SHIM, precompiledValidatorsSource } from './precompile-validators.js';
 
 export const BUNDLE_DIR = join('dist', 'worker');
 export const BUNDLE_FILE = 'rc-worker.cjs';
@@ -45,13 +47,20 @@ function inlinePlugin(root: string): Plugin {
       '}',
     ].join('\n'),
     version: `export function packageVersion() { return ${JSON.stringify(version)}; }`,
+    'ajv-shim': AJV_SHIM,
+    'rc-precompiled-validators': precompiledValidatorsSource(),
   };
+  // The shim falls back to the real package for a schema not compiled at build time (a plugin's).
+  const realAjv = createRequire(join(root, 'package.json')).resolve('ajv');
   return {
     name: 'rc-inline',
     setup(b) {
       b.onResolve({ filter: /\/protocol-files\.js$/ }, () => ({ path: 'protocol-files', namespace: 'rc-inline' }));
       b.onResolve({ filter: /\/common\/version\.js$/ }, () => ({ path: 'version', namespace: 'rc-inline' }));
-      b.onLoad({ filter: /.*/, namespace: 'rc-inline' }, (args) => ({ contents: modules[args.path], loader: 'js' }));
+      b.onResolve({ filter: /^ajv$/ }, () => ({ path: 'ajv-shim', namespace: 'rc-inline' }));
+      b.onResolve({ filter: /^rc-precompiled-validators$/ }, () => ({ path: 'rc-precompiled-validators', namespace: 'rc-inline' }));
+      b.onResolve({ filter: /^ajv-real$/ }, () => ({ path: realAjv }));
+      b.onLoad({ filter: /.*/, namespace: 'rc-inline' }, (args) => ({ contents: modules[args.path], loader: 'js', resolveDir: root }));
       b.onResolve({ filter: /.*/ }, (args) => {
         const target = args.path.startsWith('.') ? join(args.resolveDir, args.path) : args.path;
         if (FORBIDDEN.test(target.split('\\').join('/'))) return { errors: [{ text: `the worker bundle must not import ${args.path} (from ${args.importer})` }] };
