@@ -17,7 +17,10 @@ const standaloneCode = standalone.default;
 import { MASTER_SCHEMA, WORKER_SCHEMA } from '../common/config-schema.js';
 import { readProtocolJson } from '../protocol/protocol-files.js';
 import { BUILTIN_TASK_TYPES } from '../protocol/task-payloads.js';
-import { MESSAGE_TYPES } from '../protocol/types.js';
+import { MESSAGE_TYPES, type MessageType } from '../protocol/types.js';
+
+/** The frames a master sends a worker (PROTOCOL §5): the worker validates each on arrival. */
+const WORKER_RECEIVES: readonly MessageType[] = ['ack', 'error', 'task_assign', 'task_cancel'];
 
 interface Group {
   /** The options of the Ajv instance the runtime module makes (schemas.ts, task-payloads.ts, config.ts). */
@@ -46,8 +49,10 @@ function groups(): Group[] {
   const common = protocolSchema('common');
   const envelope = protocolSchema('envelope');
   const messages = MESSAGE_TYPES.map(protocolSchema);
-  const replyDefs = ['register_result', 'heartbeat_result', 'status_result', 'list_devices_result', 'device_info_result', 'reply_result'];
-  const wireRefs = [idOf(envelope), ...messages.map(idOf), ...replyDefs.map((d) => `${idOf(common)}#/definitions/${d}`)];
+  // Only what a worker receives (session.ts): anything else from a master is rare enough for the real ajv.
+  const received = WORKER_RECEIVES.map(protocolSchema);
+  const replyDefs = ['register_result', 'heartbeat_result', 'reply_result'];
+  const wireRefs = [idOf(envelope), ...received.map(idOf), ...replyDefs.map((d) => `${idOf(common)}#/definitions/${d}`)];
   const payloads = BUILTIN_TASK_TYPES.map((t) => protocolSchema(`payload/${t}`));
   const configs = [MASTER_SCHEMA, WORKER_SCHEMA].map((s) => JSON.parse(JSON.stringify(s)) as object);
   return [

@@ -40,17 +40,25 @@ function assertSame(pre: ValidateFunction | undefined, live: ValidateFunction, v
   assert.deepEqual(summary(pre.errors), summary(live.errors), `${what}: errors`);
 }
 
-test('every wire validator the worker uses is precompiled and agrees with ajv on the protocol examples and broken copies of them', () => {
+test('every frame a worker receives has a precompiled validator that agrees with ajv on the protocol examples and broken copies of them', () => {
   const ajv = wireAjv();
+  const received = new Set(['ack', 'error', 'task_assign', 'task_cancel']);
   const examples = readdirSync(join(PROTOCOL_DIR, 'examples')).filter((f) => f.endsWith('.json'));
-  assert.ok(examples.length > 20);
+  let checked = 0;
   for (const file of examples) {
     const frame = JSON.parse(readFileSync(join(PROTOCOL_DIR, 'examples', file), 'utf8')) as Record<string, unknown>;
-    const ref = (readProtocolJson(`schema/${String(frame['message_type'])}.schema.json`) as { $id: string }).$id;
+    const type = String(frame['message_type']);
+    const ref = (readProtocolJson(`schema/${type}.schema.json`) as { $id: string }).$id;
+    if (!received.has(type)) {
+      assert.equal(lookup(key(WIRE), ref), undefined, `${type} goes master-wards: left to the real ajv`);
+      continue;
+    }
     const live = ajv.getSchema(ref)!;
     assertSame(lookup(key(WIRE), ref), live, frame, file);
     assertSame(lookup(key(WIRE), ref), live, { ...frame, data: 'not an object', message_id: 7 }, `${file} broken`);
+    checked++;
   }
+  assert.ok(checked >= 8, `examples of every received type (${checked})`);
   const reply = `${(readProtocolJson('schema/common.schema.json') as { $id: string }).$id}#/definitions/heartbeat_result`;
   assertSame(lookup(key(WIRE), reply), ajv.getSchema(reply)!, { success: true, heartbeat_interval: 'soon' }, 'heartbeat result');
 });
@@ -85,8 +93,8 @@ test('the shim answers from the precompiled set and compiles anything else (a pl
   new Function('exports', 'require', 'module', AJV_SHIM)(module.exports, fakeRequire, module);
   const shim = new module.exports.Ajv(WIRE);
   shim.addSchema(['common', 'envelope', ...MESSAGE_TYPES].map((n) => readProtocolJson(`schema/${n}.schema.json`) as object));
-  const heartbeat = shim.getSchema((readProtocolJson('schema/heartbeat.schema.json') as { $id: string }).$id);
-  assert.equal(typeof heartbeat, 'function');
+  const assign = shim.getSchema((readProtocolJson('schema/task_assign.schema.json') as { $id: string }).$id);
+  assert.equal(typeof assign, 'function');
   assert.equal(realLoads, 0, 'no real ajv for a precompiled schema');
   const plugin = shim.compile({ type: 'object', required: ['n'], properties: { n: { type: 'integer' } } });
   assert.equal(realLoads, 1, 'the real ajv for a schema it has not seen');
