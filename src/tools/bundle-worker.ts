@@ -85,7 +85,7 @@ export async function bundleWorker(root = findPackageRoot()): Promise<{ file: st
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, BUNDLE_FILE);
   await build({
-    entryPoints: [join(root, 'bin', 'rc-worker.js')],
+    entryPoints: [join(root, 'dist', 'src', 'cli', 'worker-entry.js')],
     outfile: file,
     bundle: true,
     platform: 'node',

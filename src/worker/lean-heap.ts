@@ -1,5 +1,5 @@
 /**
- * Imported first by bin/rc-worker.js, before the worker's modules load: keeps
+ * Imported first by the worker's entry (src/cli/worker-entry.ts), before its modules load: keeps
  * V8's young generation at its starting 1 MB per semi-space (Node's default
  * lets it grow to 16). A worker allocates little and often sits idle on a
  * 1–2 GB phone; this saves RSS at the cost of more, smaller scavenges.
