@@ -1,9 +1,10 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { MasterConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
@@ -424,7 +425,6 @@ export class Master {
       started_at: new Date(this.#startedAtMs).toISOString(),
       version: packageVersion(),
     };
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`);
   }
 }

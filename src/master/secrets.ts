@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export const API_TOKEN_FILE = 'api-token';
 export const JOIN_TOKEN_FILE = 'join-token';
@@ -23,11 +24,8 @@ export function loadOrCreateSecret(dataDir: string, name: string): string {
 /** Replace the secret with a fresh random one (e.g. `rc-master rotate-token`). */
 export function writeNewSecret(dataDir: string, name: string): string {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, name);
   const secret = randomBytes(24).toString('base64url');
-  writeFileSync(`${file}.tmp`, `${secret}\n`, { mode: 0o600 });
-  chmodSync(`${file}.tmp`, 0o600);
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(join(dataDir, name), `${secret}\n`, 0o600);
   return secret;
 }
 

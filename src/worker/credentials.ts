@@ -1,5 +1,6 @@
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { signRegister, type RegisterAuth } from '../protocol/auth.js';
 
 const SECRET_FILE = 'device-secret';
@@ -34,22 +35,9 @@ export class WorkerCredentials {
     }
   }
 
-  /**
-   * Written whole or not at all (temp file, fsync, rename): a worker killed
-   * mid-write, or a reader at the wrong moment, never sees half a secret.
-   */
+  /** Whole or not at all: a worker killed mid-write, or a reader at the wrong moment, never sees half a secret. */
   saveDeviceSecret(secret: string): void {
     mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 });
-    const file = join(this.#dataDir, SECRET_FILE);
-    const temp = `${file}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
-    try {
-      fchmodSync(fd, 0o600); // also when a stale temp file was there with another mode
-      writeSync(fd, `${secret}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, file);
+    writeFileAtomic(join(this.#dataDir, SECRET_FILE), `${secret}\n`, 0o600);
   }
 }
