@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { startPassiveCheckpoints } from './passive-checkpoints.js';
 
 interface ThreadInput {
   file: string;
@@ -16,19 +17,10 @@ const { file, intervalMs } = workerData as ThreadInput;
 const db = new Database(file, { fileMustExist: true });
 db.pragma('synchronous = NORMAL');
 
-function checkpoint(): void {
-  try {
-    // PASSIVE: copies what it can and never waits for, or blocks, the master's reads and writes.
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch (err) {
-    parentPort?.postMessage({ error: err instanceof Error ? err.message : String(err) });
-  }
-}
-
-const timer = setInterval(checkpoint, intervalMs);
+const stopCheckpoints = startPassiveCheckpoints(db, intervalMs, (error) => parentPort?.postMessage({ error }));
 parentPort?.on('message', (msg: unknown) => {
   if (msg !== 'stop') return;
-  clearInterval(timer);
+  stopCheckpoints();
   db.close();
   parentPort?.close();
 });

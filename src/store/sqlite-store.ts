@@ -25,6 +25,7 @@ import type {
 } from './store.js';
 import { toEventArgs, toTaskEvent, toTaskRecord, toUpdateArgs } from './task-rows.js';
 import { TaskTables } from './task-tables.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** The subset of pino the store uses; a pino Logger (or a child) fits. */
 export interface StoreLogger {
@@ -157,33 +158,33 @@ export class SqliteStore implements Store {
 
   recordHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const { skipped, heads } = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats.immediate(rows));
+    const { skipped, heads } = this.guard(`recording ${rows.length} heartbeats`, () => this.batch.heartbeats(rows));
     this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
   appendHeartbeats(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const { skipped, heads } = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append.immediate(rows));
+    const { skipped, heads } = this.guard(`appending ${rows.length} heartbeats`, () => this.batch.append(rows));
     this.heartbeats.commitHeads(heads);
     this.warnSkipped('heartbeats', skipped);
   }
 
   touchDevices(rows: readonly HeartbeatRow[]): void {
     if (rows.length === 0) return;
-    const skipped = this.guard(`touching ${rows.length} devices`, () => this.batch.touch.immediate(rows));
+    const skipped = this.guard(`touching ${rows.length} devices`, () => this.batch.touch(rows));
     this.warnSkipped('devices', skipped);
   }
 
   recordDeviceEvents(events: readonly DeviceEventRow[]): void {
     if (events.length === 0) return;
-    const skipped = this.guard(`recording ${events.length} device events`, () => this.batch.events.immediate(events));
+    const skipped = this.guard(`recording ${events.length} device events`, () => this.batch.events(events));
     this.warnSkipped('device_events', skipped);
   }
 
   updateDeviceStates(changes: readonly StateChange[]): void {
     if (changes.length === 0) return;
-    const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states.immediate(changes));
+    const skipped = this.guard(`updating ${changes.length} device states`, () => this.batch.states(changes));
     this.warnSkipped('device_states', skipped);
   }
 
@@ -231,9 +232,7 @@ export class SqliteStore implements Store {
     const counts = [changes.inserts?.length ?? 0, changes.updates?.length ?? 0, changes.events?.length ?? 0] as const;
     if (counts[0] + counts[1] + counts[2] === 0) return;
     const op = `committing task changes (${counts[0]} inserts, ${counts[1]} updates, ${counts[2]} events)`;
-    // After whatever the writer thread still holds: a row must never be overwritten by an older version of it.
-    this.settleTaskCommits();
-    this.warnMissing(this.guard(op, () => this.tasks.commit(changes)));
+    this.warnMissing(this.afterBackgroundCommits(op, () => this.tasks.commit(changes)));
   }
 
   /**
@@ -275,46 +274,39 @@ export class SqliteStore implements Store {
   }
 
   getTask(taskId: string): TaskRecord | null {
-    this.settleTaskCommits();
-    const row = this.guard(`reading task ${taskId}`, () => this.tasks.get(taskId));
+    const row = this.afterBackgroundCommits(`reading task ${taskId}`, () => this.tasks.get(taskId));
     return row === undefined ? null : toTaskRecord(row, this.log);
   }
 
   findTaskByIdempotencyKey(key: string): TaskRecord | null {
-    this.settleTaskCommits();
-    const row = this.guard('finding a task by idempotency key', () => this.tasks.findByIdempotencyKey(key));
+    const row = this.afterBackgroundCommits('finding a task by idempotency key', () => this.tasks.findByIdempotencyKey(key));
     return row === undefined ? null : toTaskRecord(row, this.log);
   }
 
   /** Newest first; `limit` is clamped to 1..1000; an empty `statuses` matches nothing. */
   listTasks(filter: TaskListFilter): TaskRecord[] {
-    this.settleTaskCommits();
-    const rows = this.guard('listing tasks', () => this.tasks.list(filter));
+    const rows = this.afterBackgroundCommits('listing tasks', () => this.tasks.list(filter));
     return rows.map((row) => toTaskRecord(row, this.log));
   }
 
   loadActiveTasks(page?: ActiveTaskPage): TaskRecord[] {
-    this.settleTaskCommits();
-    const rows = this.guard('loading active tasks', () => this.tasks.loadActive(page));
+    const rows = this.afterBackgroundCommits('loading active tasks', () => this.tasks.loadActive(page));
     return rows.map((row) => toTaskRecord(row, this.log));
   }
 
   lastTaskId(): string | null {
-    this.settleTaskCommits();
-    return this.guard('reading the newest task id', () => this.tasks.lastId());
+    return this.afterBackgroundCommits('reading the newest task id', () => this.tasks.lastId());
   }
 
   /** Oldest (first recorded) first. */
   taskEvents(taskId: string, limit: number): TaskEventRow[] {
-    this.settleTaskCommits();
-    const rows = this.guard(`reading events of task ${taskId}`, () => this.tasks.events(taskId, toLimit(limit)));
+    const rows = this.afterBackgroundCommits(`reading events of task ${taskId}`, () => this.tasks.events(taskId, toLimit(limit)));
     return rows.map((row) => toTaskEvent(row, this.log));
   }
 
   /** Scans the whole table (no status index, see migration 2): call it per scrape, not per task. */
   countTasksByStatus(): Record<TaskStatus, number> {
-    this.settleTaskCommits();
-    return this.guard('counting tasks by status', () => this.tasks.countByStatus());
+    return this.afterBackgroundCommits('counting tasks by status', () => this.tasks.countByStatus());
   }
 
   getDeviceCredential(deviceId: string): DeviceCredential | null {
@@ -330,13 +322,11 @@ export class SqliteStore implements Store {
   }
 
   countActiveTasks(): Record<ActiveStatus, number> {
-    this.settleTaskCommits();
-    return this.guard('counting unfinished tasks', () => this.tasks.countActive());
+    return this.afterBackgroundCommits('counting unfinished tasks', () => this.tasks.countActive());
   }
 
   countFinishedSince(sinceMs: number): Record<FinalStatus, number> {
-    this.settleTaskCommits();
-    return this.guard('counting finished tasks', () => this.tasks.countFinishedSince(sinceMs));
+    return this.afterBackgroundCommits('counting finished tasks', () => this.tasks.countFinishedSince(sinceMs));
   }
 
   quickCheck(): string {
@@ -356,6 +346,16 @@ export class SqliteStore implements Store {
       this.log.warn({ err }, 'store optimize failed on close');
     }
     this.guard('closing store', () => this.db.close());
+  }
+
+  /**
+   * Task-table work that must come after every commit the writer thread holds:
+   * reads (they see all that was acknowledged) and main-connection commits (a
+   * row is never overwritten by an older version of itself).
+   */
+  private afterBackgroundCommits<T>(op: string, fn: () => T): T {
+    this.settleTaskCommits();
+    return this.guard(op, fn);
   }
 
   private guard<T>(op: string, fn: () => T): T {
@@ -465,18 +465,13 @@ function prepareQueries(db: Database.Database) {
   };
 }
 
-/**
- * Each batch is one transaction; each returns the device ids it skipped as
- * unknown. Callers run them with `.immediate`: with the task writer thread as
- * a second writer, a deferred transaction that reads before it writes could
- * fail with SQLITE_BUSY instead of waiting for the lock.
- */
+/** Each batch is one write transaction; each returns the device ids it skipped as unknown. */
 function prepareBatches(db: Database.Database, q: Queries, log: HeartbeatLog) {
   const touch = (r: HeartbeatRow, metrics: string, head: number | null): boolean =>
     q.touchDevice.run({ device_id: r.device_id, ts_ms: r.ts_ms, metrics, head }).changes > 0;
   return {
     /** History and the device row at once; the heads are committed by the caller. */
-    heartbeats: db.transaction((rows: readonly HeartbeatRow[]): AppendResult => {
+    heartbeats: writeTransaction(db, (rows: readonly HeartbeatRow[]): AppendResult => {
       const skipped: string[] = [];
       const json = rows.map((r) => JSON.stringify(r.metrics));
       const heads = log.insert(rows.map((r, i) => ({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: json[i]! })), skipped);
@@ -486,19 +481,19 @@ function prepareBatches(db: Database.Database, q: Queries, log: HeartbeatLog) {
       }
       return { skipped, heads };
     }),
-    append: db.transaction((rows: readonly HeartbeatRow[]): AppendResult => {
+    append: writeTransaction(db, (rows: readonly HeartbeatRow[]): AppendResult => {
       const skipped: string[] = [];
       const heads = log.insert(rows.map((r) => ({ device_id: r.device_id, ts_ms: r.ts_ms, metrics: JSON.stringify(r.metrics) })), skipped);
       return { skipped, heads };
     }),
-    touch: db.transaction((rows: readonly HeartbeatRow[]): string[] =>
+    touch: writeTransaction(db, (rows: readonly HeartbeatRow[]): string[] =>
       rows.filter((r) => !touch(r, JSON.stringify(r.metrics), log.head(r.device_id))).map((r) => r.device_id),
     ),
-    events: db.transaction((events: readonly DeviceEventRow[]): string[] => {
+    events: writeTransaction(db, (events: readonly DeviceEventRow[]): string[] => {
       const params = events.map((e) => ({ device_id: e.device_id, ts_ms: e.ts_ms, kind: e.kind, detail: JSON.stringify(e.detail) }));
       return params.filter((p) => q.insertEvent.run(p).changes === 0).map((p) => p.device_id);
     }),
-    states: db.transaction((changes: readonly StateChange[]): string[] =>
+    states: writeTransaction(db, (changes: readonly StateChange[]): string[] =>
       changes.filter((c) => q.setState.run(c.state, c.device_id).changes === 0).map((c) => c.device_id),
     ),
   };

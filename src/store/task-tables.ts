@@ -24,6 +24,7 @@ import {
   type TaskInsertArgs,
   type TaskUpdateArgs,
 } from './task-rows.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** listTasks returns at most this many rows per page. */
 export const MAX_TASK_PAGE = 1000;
@@ -74,20 +75,19 @@ export interface ListShape {
 export class TaskTables {
   private readonly db: Database.Database;
   private readonly q: ReturnType<typeof prepareTaskQueries>;
-  private readonly commitTx: Database.Transaction<(changes: TaskChanges) => string[]>;
+  private readonly commitTx: (changes: TaskChanges) => string[];
   /** At most 2^4 × 8 shapes, so the cache needs no eviction. */
   private readonly listStatements = new Map<string, ListStatement>();
 
   constructor(db: Database.Database) {
     this.db = db;
     this.q = prepareTaskQueries(db);
-    this.commitTx = db.transaction((changes: TaskChanges) => this.applyChanges(changes));
+    this.commitTx = writeTransaction(db, (changes: TaskChanges) => this.applyChanges(changes));
   }
 
   /** One transaction; returns the ids of updates that matched no row. */
   commit(changes: TaskChanges): string[] {
-    // IMMEDIATE: take the write lock first (waiting for the writer thread's commit), never fail on a stale read.
-    return this.commitTx.immediate(changes);
+    return this.commitTx(changes);
   }
 
   get(taskId: string): TaskDbRow | undefined {

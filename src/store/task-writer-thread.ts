@@ -8,7 +8,9 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { startPassiveCheckpoints } from './passive-checkpoints.js';
 import { TASK_SQL } from './task-tables.js';
+import { writeTransaction } from './write-transaction.js';
 import type { TaskEventArgs, TaskUpdateArgs } from './task-rows.js';
 
 export interface WriterThreadInput {
@@ -44,7 +46,7 @@ if (input.maxPageCount !== null) db.pragma(`max_page_count = ${input.maxPageCoun
 const update = db.prepare<TaskUpdateArgs>(TASK_SQL.update);
 const insertEvent = db.prepare<TaskEventArgs>(TASK_SQL.insertEvent);
 
-const commit = db.transaction((req: WriteRequest): string[] => {
+const commit = writeTransaction(db, (req: WriteRequest): string[] => {
   const missing: string[] = [];
   for (const args of req.updates) if (update.run(...args).changes === 0) missing.push(args[args.length - 1] as string);
   for (const args of req.events) insertEvent.run(...args);
@@ -58,28 +60,19 @@ function answer(reply: WriteReply): void {
 }
 
 // One thread for both jobs: each worker thread costs the master ~9 MB of RSS (measured).
-const checkpoints = input.checkpointEveryMs === null ? null : setInterval(checkpoint, input.checkpointEveryMs);
-
-function checkpoint(): void {
-  try {
-    // PASSIVE: copies what it can and never waits for, or blocks, the master's reads and writes.
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch (err) {
-    const notice: WriterNotice = { checkpointError: err instanceof Error ? err.message : String(err) };
-    parentPort?.postMessage(notice);
-  }
-}
+const notify = (checkpointError: string): void => parentPort?.postMessage({ checkpointError } satisfies WriterNotice);
+const stopCheckpoints = input.checkpointEveryMs === null ? null : startPassiveCheckpoints(db, input.checkpointEveryMs, notify);
 
 parentPort?.on('message', (msg: WriteRequest | 'stop') => {
   if (msg === 'stop') {
-    if (checkpoints !== null) clearInterval(checkpoints);
+    stopCheckpoints?.();
     db.close();
     input.replies.close();
     parentPort?.close();
     return;
   }
   try {
-    answer({ seq: msg.seq, missing: commit.immediate(msg) });
+    answer({ seq: msg.seq, missing: commit(msg) });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     answer({ seq: msg.seq, error: { message: err instanceof Error ? err.message : String(err), code: typeof code === 'string' ? code : null } });
