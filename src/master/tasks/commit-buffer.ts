@@ -5,6 +5,13 @@ const RETRY_AFTER_FAILURE_MS = 1000;
 /** Beyond this many background commits in flight, changes wait and join the next (bigger) one. */
 const MAX_IN_FLIGHT = 4;
 
+/** One commit's worth: the rows, and who waits for them to be durable. */
+interface Batch {
+  updates: TaskRecord[];
+  events: TaskEventRow[];
+  waiters: Waiter[];
+}
+
 interface Waiter {
   send: () => void;
   /** Present: the waiter gives up on the first failure (e.g. a result ack becomes an error). */
@@ -38,17 +45,9 @@ export class CommitBuffer {
   #healthy = true;
   #closed = false;
 
-  readonly #beforeCommit: () => void;
-
-  /**
-   * `beforeCommit` runs first in the turn that commits: the task service
-   * places work there, so new assignments share the transaction of the
-   * results that freed their slots instead of waiting a turn for their own.
-   */
-  constructor(store: TaskStore, log: Logger, beforeCommit: () => void = () => undefined) {
+  constructor(store: TaskStore, log: Logger) {
     this.#store = store;
     this.#log = log;
-    this.#beforeCommit = beforeCommit;
   }
 
   get healthy(): boolean {
@@ -76,20 +75,14 @@ export class CommitBuffer {
   flush(): void {
     // A background commit still in flight lands first; its callback may hand rows back to this buffer.
     this.#store.settleTaskCommits?.();
-    const updates = [...this.#updates.values()];
-    const events = this.#events;
-    const waiters = this.#waiters;
-    this.#updates = new Map();
-    this.#events = [];
-    this.#waiters = [];
+    const batch = this.#take();
     try {
-      if (updates.length > 0 || events.length > 0) this.#store.commitTaskChanges({ updates, events });
+      if (batch.updates.length > 0 || batch.events.length > 0) this.#store.commitTaskChanges(batch);
     } catch (err) {
-      this.#keepForRetry(updates, events, waiters, err);
+      this.#keepForRetry(batch, err);
       throw err;
     }
-    this.#healthy = true;
-    for (const w of waiters) runSafely(() => w.send(), this.#log);
+    this.#committed(batch);
   }
 
   /** No more retries after this (the store is about to close). */
@@ -97,7 +90,7 @@ export class CommitBuffer {
     this.#closed = true;
   }
 
-  #keepForRetry(updates: TaskRecord[], events: TaskEventRow[], waiters: Waiter[], err: unknown): void {
+  #keepForRetry({ updates, events, waiters }: Batch, err: unknown): void {
     this.#healthy = false;
     // Memory stays the truth; the disk catches up on the next commit.
     for (const t of updates) if (!this.#updates.has(t.task_id)) this.#updates.set(t.task_id, t);
@@ -107,17 +100,36 @@ export class CommitBuffer {
     this.#waiters = patient.concat(this.#waiters);
   }
 
+  #committed(batch: Batch): void {
+    this.#healthy = true;
+    for (const w of batch.waiters) runSafely(() => w.send(), this.#log);
+  }
+
+  /** What is buffered now, as one batch; the buffer starts empty again. */
+  #take(): Batch {
+    const batch = this.#peek();
+    this.#updates = new Map();
+    this.#events = [];
+    this.#waiters = [];
+    return batch;
+  }
+
+  #peek(): Batch {
+    return { updates: [...this.#updates.values()], events: this.#events, waiters: this.#waiters };
+  }
+
+  get #hasRows(): boolean {
+    return this.#updates.size > 0 || this.#events.length > 0;
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      runSafely(this.#beforeCommit, this.#log);
-      if (this.#inFlight >= MAX_IN_FLIGHT) return; // an answer schedules the next commit
-      const hasRows = this.#updates.size > 0 || this.#events.length > 0;
-      // Nothing to write: waiters wait for the commits in flight (whose answers reschedule), else run now.
-      // A flush here would block the event loop until the writer thread caught up (measured: 20 % of it).
-      if (!hasRows && (this.#waiters.length === 0 || this.#inFlight > 0)) return;
+      // With commits in flight, their answers schedule the next one: waiters alone wait for them
+      // (a flush here would block the event loop until the writer thread caught up: 20 % of it, measured).
+      if (this.#inFlight >= MAX_IN_FLIGHT || (this.#inFlight > 0 && !this.#hasRows)) return;
       try {
         if (!this.#commitInBackground()) this.flush();
       } catch (err) {
@@ -127,32 +139,27 @@ export class CommitBuffer {
   }
 
   /**
-   * The event loop's commit: handed to the store's writer thread when it has
-   * one, and the waiters run when the answer comes back. False: no writer.
+   * The event loop's commit, handed to the store's writer thread when it has
+   * one; the waiters run when the answer comes back. False: do it in flush().
    */
   #commitInBackground(): boolean {
-    if (this.#store.commitTaskChangesInBackground === undefined) return false;
-    const updates = [...this.#updates.values()];
-    const events = this.#events;
-    const waiters = this.#waiters;
-    if (updates.length === 0 && events.length === 0) return false;
-    const posted = this.#store.commitTaskChangesInBackground({ updates, events }, (err) => {
-      this.#inFlight--;
-      if (err !== null) {
-        this.#keepForRetry(updates, events, waiters, err);
-        this.#retryLater(err);
-        return;
-      }
-      this.#healthy = true;
-      for (const w of waiters) runSafely(() => w.send(), this.#log);
-      if (this.#updates.size > 0 || this.#events.length > 0 || this.#waiters.length > 0) this.#schedule();
-    });
-    if (!posted) return false;
+    if (this.#store.commitTaskChangesInBackground === undefined || !this.#hasRows) return false;
+    const batch = this.#peek();
+    if (!this.#store.commitTaskChangesInBackground(batch, (err) => this.#answered(batch, err))) return false;
+    this.#take();
     this.#inFlight++;
-    this.#updates = new Map();
-    this.#events = [];
-    this.#waiters = [];
     return true;
+  }
+
+  #answered(batch: Batch, err: Error | null): void {
+    this.#inFlight--;
+    if (err !== null) {
+      this.#keepForRetry(batch, err);
+      this.#retryLater(err);
+      return;
+    }
+    this.#committed(batch);
+    if (this.#hasRows || this.#waiters.length > 0) this.#schedule();
   }
 
   #retryLater(err: unknown): void {

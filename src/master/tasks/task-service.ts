@@ -83,7 +83,7 @@ export class TaskService extends EventEmitter {
   constructor(deps: TaskServiceDeps) {
     super();
     this.#deps = deps;
-    this.#commit = new CommitBuffer(deps.store, deps.log, () => this.#dispatchIfScheduled());
+    this.#commit = new CommitBuffer(deps.store, deps.log);
     this.#startedAtMs = deps.clock.now();
   }
 
@@ -310,14 +310,10 @@ export class TaskService extends EventEmitter {
   scheduleDispatch(): void {
     if (this.#dispatchScheduled || this.#closed) return;
     this.#dispatchScheduled = true;
-    setImmediate(() => this.#dispatchIfScheduled());
-  }
-
-  /** At most one pass per scheduling: the commit buffer may have run it already, before its commit. */
-  #dispatchIfScheduled(): void {
-    if (!this.#dispatchScheduled) return;
-    this.#dispatchScheduled = false;
-    if (!this.#closed) this.#dispatch();
+    setImmediate(() => {
+      this.#dispatchScheduled = false;
+      if (!this.#closed) this.#dispatch();
+    });
   }
 
   /** Persist what is pending; called at shutdown. */
