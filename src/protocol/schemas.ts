@@ -83,7 +83,12 @@ function lazyValidators(refOf: (type: MessageType) => string): (type: MessageTyp
 }
 
 const messageValidator = lazyValidators((type) => messageSchemas[type].$id);
-const replyResultValidator = lazyValidators((type) => `${commonSchema.$id}#/definitions/${REPLY_RESULT_DEFINITIONS[type] ?? 'reply_result'}`);
+/** The schema ref of what an ack to a `requestType` carries in `data.result` (PROTOCOL §5). */
+export function replyResultRef(requestType: MessageType): string {
+  return `${commonSchema.$id}#/definitions/${REPLY_RESULT_DEFINITIONS[requestType] ?? 'reply_result'}`;
+}
+
+const replyResultValidator = lazyValidators(replyResultRef);
 
 const TIMESTAMP_PATTERN: unknown = (commonSchema.definitions as { timestamp_pattern?: { pattern?: unknown } })
   .timestamp_pattern?.pattern;

