@@ -72,8 +72,9 @@ export class BenchMaster {
   /**
    * node:http on a keep-alive connection, not fetch: undici's own overhead
    * (about 1.4 ms per request here) would be measured as the master's latency.
+   * `prefer: 'return=minimal'` asks a submit for ids and statuses only, as a
+   * bulk client (and rc batch) does.
    */
-  /** `prefer: 'return=minimal'` asks a submit for ids and statuses only, as a bulk client (and rc batch) does. */
   post(path: string, body: unknown, prefer?: string): Promise<{ status: number; body: unknown }> {
     const payload = JSON.stringify(body);
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${this.secret('api-token')}` };

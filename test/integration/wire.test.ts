@@ -207,4 +207,11 @@ test('the master assigns quietly (reply: false), matches a refusal by message id
   const full = await api.request('POST', '/api/v1/tasks', [{ task_type: 'echo', payload: { message: 'full' } }]);
   assert.equal(full.headers['preference-applied'], undefined);
   assert.ok('payload' in (full.body as Array<Record<string, unknown>>)[0]!, 'without the preference the whole task view');
+
+  const before = (await api.list('limit=1000')).length;
+  const refused = await api.request('POST', '/api/v1/tasks', [{ task_type: 'echo', payload: { message: 'ok' } }, { task_type: 'echo', payload: { msg: 1 } }], api.token, { prefer: 'return=minimal' });
+  assert.equal(refused.status, 400);
+  assert.match(String((refused.body as { message: string }).message), /task \[1\]: payload does not fit task type echo/);
+  assert.equal(refused.headers['preference-applied'], undefined, 'an error is not shaped by the preference');
+  assert.equal((await api.list('limit=1000')).length, before, 'a refused batch stores none of its tasks');
 });

@@ -30,14 +30,13 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
   app.post('/api/v1/tasks', { preHandler: deps.requireWrite }, async (req, reply) => {
     const body = req.body;
     // RFC 7240: a client that only needs the ids (rc batch, a bulk loader) asks for less to parse and send.
-    const view = wantsMinimal(req.headers.prefer) ? minimalTaskView : toTaskView;
-    if (view === minimalTaskView) reply.header('preference-applied', 'return=minimal');
-    if (Array.isArray(body)) {
-      if (body.length === 0 || body.length > MAX_BATCH) throw badRequest(`a batch holds 1 to ${MAX_BATCH} tasks`);
-      return reply.status(201).send(tasks.submit(body).map(view));
-    }
-    const [task] = tasks.submit([body]);
-    return reply.status(201).send(view(task!));
+    const minimal = wantsMinimal(req.headers.prefer);
+    const view = minimal ? minimalTaskView : toTaskView;
+    if (Array.isArray(body) && (body.length === 0 || body.length > MAX_BATCH)) throw badRequest(`a batch holds 1 to ${MAX_BATCH} tasks`);
+    const created = tasks.submit(Array.isArray(body) ? body : [body]).map(view);
+    // Only on the answer it shaped: an error is the same whatever was preferred.
+    if (minimal) reply.header('preference-applied', 'return=minimal');
+    return reply.status(201).send(Array.isArray(body) ? created : created[0]);
   });
   app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req) => {
     const task = findTask(tasks, req.params.id);
@@ -59,7 +58,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
 }
 
 /** `Prefer: return=minimal` (RFC 7240; several preferences may share the header, comma-separated). */
-export function wantsMinimal(prefer: string | string[] | undefined): boolean {
+function wantsMinimal(prefer: string | string[] | undefined): boolean {
   const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
   return values.some((v) => v.split(',').some((p) => p.split(';')[0]!.trim().toLowerCase() === 'return=minimal'));
 }
