@@ -241,7 +241,7 @@ export class SqliteStore implements Store {
    * False when there is no writer thread: commit with commitTaskChanges then.
    */
   commitTaskChangesInBackground(changes: Pick<TaskChanges, 'updates' | 'events'>, done: (err: StoreError | null) => void): boolean {
-    if (this.writer === null || !this.writer.available || this.isClosed) return false;
+    if (this.writer === null || this.isClosed) return false;
     const updates = (changes.updates ?? []).map(toUpdateArgs);
     const events = (changes.events ?? []).map(toEventArgs);
     const op = `committing task changes (${updates.length} updates, ${events.length} events)`;
