@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from "../dist/src/cli/master-cli.js";
-
-main(process.argv);
+// CommonJS like every file here (bin/package.json, for rc-worker's sake); the master itself is ES modules.
+'use strict';
+void import('../dist/src/cli/master-cli.js').then(({ main }) => main(process.argv));

@@ -3,13 +3,15 @@
 // master serves phones at /worker.js, so what is tested and measured is what
 // devices run, and the schemas come precompiled (about 18 MB less RSS than the
 // unbundled modules). `npm run build` makes it.
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+// CommonJS (bin/package.json): an ES module entry would load Node's ES module
+// loader first, about 1 MB of an idle worker's RSS.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
-const bundle = fileURLToPath(new URL("../dist/worker/rc-worker.cjs", import.meta.url));
+const bundle = join(__dirname, '..', 'dist', 'worker', 'rc-worker.cjs');
 if (!existsSync(bundle)) {
-  process.stderr.write("rc-worker: dist/worker/rc-worker.cjs is missing; run `npm run build` first\n");
+  process.stderr.write('rc-worker: dist/worker/rc-worker.cjs is missing; run `npm run build` first\n');
   process.exit(2);
 }
-createRequire(import.meta.url)(bundle);
+require(bundle);

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isoTime } from '../common/iso-time.js';
 
 /** PROTOCOL §4.8: what a register proves, and with which key. */
 export type AuthScheme = 'join-hmac-sha256' | 'device-hmac-sha256';
@@ -24,7 +25,7 @@ export function computeProof(key: string, deviceId: string, timestamp: string, n
 
 /** Build the `auth` object a worker puts in register. The key itself never goes on the wire. */
 export function signRegister(scheme: AuthScheme, key: string, deviceId: string, now: Date = new Date()): RegisterAuth {
-  const timestamp = now.toISOString();
+  const timestamp = isoTime(now.getTime());
   const nonce = randomBytes(16).toString('hex');
   return { scheme, timestamp, nonce, proof: computeProof(key, deviceId, timestamp, nonce) };
 }

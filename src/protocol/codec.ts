@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, type RcError } from '../common/errors.js';
+import { isoTime } from '../common/iso-time.js';
 import { formatViolations, validateMessage } from './schemas.js';
 import { isMessageType, type Envelope, type MessageType, type ErrorData } from './types.js';
 
@@ -82,7 +83,7 @@ function isoNow(): string {
   const ms = Date.now();
   if (ms !== lastMs) {
     lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+    lastIso = isoTime(ms);
   }
   return lastIso;
 }

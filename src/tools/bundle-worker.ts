@@ -34,6 +34,31 @@ function protocolFiles(root: string): Record<string, unknown> {
   return files;
 }
 
+/**
+ * pino, as the worker uses it (pino.destination, no transports), needs
+ * neither worker threads nor node:assert, but loads both at startup: with
+ * them came ten built-in modules and about 0.5 MB of an idle worker's RSS.
+ * In the bundle only, and only for these importers:
+ * - thread-stream (transports) throws if ever constructed;
+ * - pino's isMainThread is true: the bundle is always a process's entry;
+ * - sonic-boom's one assert loads the real node:assert when it fails.
+ */
+export const PINO_TRIMS: Readonly<Record<string, string>> = {
+  'pino-no-transports': "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not in the one-file worker'); } };",
+  'pino-main-thread': 'module.exports = { isMainThread: true };',
+  'lazy-assert': "module.exports = function assert(value, message) { if (!value) require('node:assert')(value, message); };",
+};
+
+export function pinoTrim(path: string, importer: string): { path: string; namespace: string } | undefined {
+  const from = importer.split('\\').join('/');
+  const trimmed =
+    path === 'thread-stream' && from.includes('/node_modules/pino/') ? 'pino-no-transports'
+    : path === 'worker_threads' && from.endsWith('/node_modules/pino/lib/tools.js') ? 'pino-main-thread'
+    : path === 'assert' && from.endsWith('/node_modules/sonic-boom/index.js') ? 'lazy-assert'
+    : undefined;
+  return trimmed === undefined ? undefined : { path: trimmed, namespace: 'rc-inline' };
+}
+
 function inlinePlugin(root: string): Plugin {
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const modules: Record<string, string> = {
@@ -49,6 +74,7 @@ function inlinePlugin(root: string): Plugin {
     version: `export function packageVersion() { return ${JSON.stringify(version)}; }`,
     'ajv-shim': AJV_SHIM,
     'rc-precompiled-validators': precompiledValidatorsSource(),
+    ...PINO_TRIMS,
   };
   // The shim falls back to the real package for a schema not compiled at build time (a plugin's).
   const realAjv = createRequire(join(root, 'package.json')).resolve('ajv');
@@ -60,6 +86,7 @@ function inlinePlugin(root: string): Plugin {
       b.onResolve({ filter: /^ajv$/ }, () => ({ path: 'ajv-shim', namespace: 'rc-inline' }));
       b.onResolve({ filter: /^rc-precompiled-validators$/ }, () => ({ path: 'rc-precompiled-validators', namespace: 'rc-inline' }));
       b.onResolve({ filter: /^ajv-real$/ }, () => ({ path: realAjv }));
+      b.onResolve({ filter: /^(thread-stream|worker_threads|assert)$/ }, (args) => pinoTrim(args.path, args.importer));
       b.onLoad({ filter: /.*/, namespace: 'rc-inline' }, (args) => ({ contents: modules[args.path], loader: 'js', resolveDir: root }));
       b.onResolve({ filter: /.*/ }, (args) => {
         const target = args.path.startsWith('.') ? join(args.resolveDir, args.path) : args.path;

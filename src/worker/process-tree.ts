@@ -8,8 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readdir, readTextFile } from './fs-async.js';
 import { inheritedEnv } from './task-sandbox.js';
 import type { OutputSink, TaskOutcome } from './tasks/types.js';
 
@@ -148,7 +148,7 @@ async function hasLiveMembers(pgid: number): Promise<boolean> {
 /** State and process group of one process from /proc/<pid>/stat; null if it is gone. */
 async function procState(pid: string): Promise<{ state: string; pgrp: number } | null> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const stat = await readTextFile(`/proc/${pid}/stat`);
     // The command name is in parentheses and may itself contain spaces and parentheses.
     const [state = '', , pgrp = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { state, pgrp: Number(pgrp) };

@@ -3,10 +3,10 @@
  * once at startup. Every fact that cannot be read in time is `null` (unknown);
  * nothing is guessed, because the master places tasks on these facts.
  */
-import { readFile, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Systeminformation } from 'systeminformation';
+import { readTextFile, realpath } from './fs-async.js';
 import { si } from './sysinfo.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probe } from '../common/with-timeout.js';
 import type { BatteryState, HardwareInfo, OsInfo, RegisterData } from '../protocol/types.js';
@@ -146,8 +146,8 @@ export async function readBattery(platform: string): Promise<BatteryReading> {
 // Android 10+ often denies this to apps; the read then fails and the battery stays unknown.
 async function readAndroidBattery(): Promise<BatteryReading> {
   const [capacity, status] = await Promise.all([
-    readFile(`${ANDROID_BATTERY_DIR}/capacity`, 'utf8'),
-    readFile(`${ANDROID_BATTERY_DIR}/status`, 'utf8').catch(() => null),
+    readTextFile(`${ANDROID_BATTERY_DIR}/capacity`),
+    readTextFile(`${ANDROID_BATTERY_DIR}/status`).catch(() => null),
   ]);
   const percent = roundTo(Number(capacity.trim()), 1);
   if (percent === null) return UNKNOWN_BATTERY;

@@ -3,9 +3,9 @@
  * fresh for each attempt and removed after it, and an environment without
  * the worker's secrets (join token, API token, TLS key paths and the like).
  */
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdtemp, realpath, rm } from './fs-async.js';
 import type { Logger } from '../common/logger.js';
 
 /** Prefix of every task work dir under the OS temp dir. */

@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Api, FINAL } from '../helpers/api.js';
-import { REPO_ROOT, startMaster, tempDir } from '../helpers/processes.js';
+import { REPO_ROOT, startMaster, startWorker, tempDir } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Loaded with --require before the bundle: any attempt to load a native addon throws. */
@@ -15,6 +15,31 @@ const refuse = () => { throw new Error('native modules are forbidden here'); };
 process.dlopen = refuse;
 require('module')._extensions['.node'] = refuse;
 `;
+
+/**
+ * Preloaded into a worker (NODE_OPTIONS): records each Date#toISOString call
+ * (in V8 11 it looks up the local zone's name, paging in ICU's zone tables),
+ * and on exit the built-in modules the process loaded.
+ */
+const FOOTPRINT_PROBE = `
+const { writeFileSync } = require('node:fs');
+const isoCalls = [];
+const toISOString = Date.prototype.toISOString;
+Date.prototype.toISOString = function () {
+  isoCalls.push(new Error().stack.split('\\n').slice(2, 5).join(' | '));
+  return toISOString.call(this);
+};
+process.on('exit', () => writeFileSync(process.env.RC_FOOTPRINT_OUT, JSON.stringify({ isoCalls, modules: process.moduleLoadList })));
+`;
+
+/** Built-ins a worker on plain TCP has no use for, each of which cost idle RSS (issue #8: ≤ 50 MB). */
+const NOT_NEEDED = [
+  'NativeModule tls', // loaded only to dial a TLS master
+  'NativeModule worker_threads', // pino's, for transports the worker does not use
+  'NativeModule assert', // sonic-boom's, only when its check fails
+  'NativeModule fs/promises', // brings readline, fs watchers and dir with it
+  'NativeModule internal/modules/esm/module_job', // an ES module entry point (bin/ is CommonJS)
+];
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -86,11 +111,31 @@ test('GET /join: the lines for every platform, the token only for a caller with 
   assert.equal((await api.request('GET', '/join?format=xml')).status, 400);
 });
 
-test('the bundle changes no V8 flag at run time except the young-generation growth (safe on Node 18)', () => {
+test('the bundle changes no V8 flag at run time but the two checked on Node 18 (young-generation growth, no baseline compiler)', () => {
   const bundle = readFileSync(join(REPO_ROOT, 'dist', 'worker', 'rc-worker.cjs'), 'utf8');
   const flags = [...bundle.matchAll(/setFlagsFromString\)?\(\s*["'`]([^"'`]*)["'`]\s*\)/g)].map((m) => m[1]);
   const calls = bundle.split('setFlagsFromString').length - 1;
   // Node 18's V8 segfaulted once code ran after a run-time --lite-mode; Node 20 did not. CI has no Node 18 to catch it.
-  assert.deepEqual(flags, ['--semi-space-growth-factor=1']);
+  assert.deepEqual(flags, ['--semi-space-growth-factor=1', '--no-sparkplug']);
   assert.equal(calls, flags.length, 'every mention is a call with a literal flag: none set from a variable the pattern cannot read');
+});
+
+test('a worker started from bin/rc-worker.js loads no built-in it has no use for, and never formats a Date with toISOString', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master') });
+  const api = new Api(m.httpUrl, m.dataDir);
+  writeFileSync(join(root, 'probe.cjs'), FOOTPRINT_PROBE);
+  const report = join(root, 'footprint.json');
+  const w = startWorker(t, m, { dataDir: join(root, 'worker'), deviceId: 'lean', env: { NODE_OPTIONS: `--require ${join(root, 'probe.cjs')}`, RC_FOOTPRINT_OUT: report } });
+  const task = await api.submit({ task_type: 'echo', payload: { message: 'lean' } });
+  const done = await api.waitForStatus(task.task_id, [...FINAL], 20_000);
+  assert.equal(done.status, 'succeeded', w.output());
+  w.kill('SIGTERM');
+  await w.exited;
+
+  const { isoCalls, modules } = JSON.parse(readFileSync(report, 'utf8')) as { isoCalls: string[]; modules: string[] };
+  assert.deepEqual(isoCalls, [], 'register, heartbeats, frames and the result carry their timestamps without Date#toISOString');
+  const loaded = new Set(modules);
+  assert.ok(loaded.has('NativeModule child_process') && loaded.has('NativeModule net'), 'the list is the real one: what the worker uses is in it');
+  assert.deepEqual(NOT_NEEDED.filter((name) => loaded.has(name)), []);
 });

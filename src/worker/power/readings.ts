@@ -5,7 +5,7 @@
  * laptops. Every source is injectable so tests can make it fail or hang.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readTextFile } from '../fs-async.js';
 import { si } from '../sysinfo.js';
 import { probe } from '../../common/with-timeout.js';
 import type { PowerReading } from './policy.js';
@@ -35,7 +35,7 @@ export const realSources: ProbeSources = {
     new Promise((resolve, reject) => {
       execFile(command, [...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
     }),
-  readFile: (path) => readFile(path, 'utf8'),
+  readFile: (path) => readTextFile(path),
   readDir: (path) => readdir(path),
   systemBattery: async () => {
     const b = await si.battery();

@@ -2,9 +2,9 @@
  * The task types a worker offers: the built-ins (`exec`, `shell` only when allowed)
  * and plugins loaded from a directory.
  */
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readdirEntries } from '../fs-async.js';
 import { ConfigError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { BUILTIN_TASK_TYPES, payloadValidator } from '../../protocol/task-payloads.js';
@@ -62,7 +62,7 @@ export async function loadPlugins(dir: string, log: Logger): Promise<TaskTypeDef
 
 async function listPluginFiles(dir: string): Promise<string[]> {
   try {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = await readdirEntries(dir);
     return entries.filter((e) => e.isFile() && PLUGIN_FILE.test(e.name)).map((e) => e.name).sort();
   } catch (err) {
     throw new ConfigError([`plugins: cannot read directory ${dir}: ${(err as Error).message}`]);

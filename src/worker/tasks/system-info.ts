@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isoTime } from '../../common/iso-time.js';
 import { detectPlatform } from '../profile.js';
 import { builtinPayloadSchema } from '../../protocol/task-payloads.js';
 import type { TaskTypeDefinition } from './types.js';
@@ -25,7 +26,7 @@ export function sampleSystemInfo(): Record<string, unknown> {
     memory_free_gb: round(os.freemem() / BYTES_PER_GB),
     uptime_s: Math.round(os.uptime()),
     node_version: process.version,
-    timestamp: new Date().toISOString(),
+    timestamp: isoTime(Date.now()),
   };
 }
 
