@@ -34,6 +34,12 @@ async function assertWorkersHealthy(m: RunningMaster, when: string): Promise<voi
   }
 }
 
+/** Open wire connections as the master counts them (/metrics). */
+async function openWireConnections(m: RunningMaster): Promise<number> {
+  const text = await (await fetch(`${m.httpUrl}/metrics`)).text();
+  return Number(/^rc_wire_connections (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 function rawSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
@@ -137,6 +143,10 @@ test('hostile clients: legitimate workers keep heartbeating and the master stays
     await waitFor(() => refused >= 900, 15_000, () => `most of 1,000 idle connections refused (refused ${refused})`);
     await assertWorkersHealthy(m, 'with 1,000 idle connections open');
     for (const s of sockets) s.destroy();
+    // Until the master has seen them close, they still count against the per-IP cap: the next
+    // subtest's connection was once refused for it (RC_ERR_LIMIT_CONNECTIONS) instead of flooding.
+    let open = Number.NaN;
+    await waitFor(async () => (open = await openWireConnections(m)) === 2, 10_000, () => `only the two workers stay connected (${open} open)`);
   });
 
   await t.test('a flood of 100,000 frames is cut off by the rate limit', async (t) => {
