@@ -26,6 +26,20 @@ import {
 } from './task-rows.js';
 import { writeTransaction } from './write-transaction.js';
 
+/** The two statements a task commit runs, prepared on whichever connection commits (the event loop's or the writer thread's). */
+export interface TaskRowStatements {
+  update: Database.Statement<TaskUpdateArgs>;
+  insertEvent: Database.Statement<TaskEventArgs>;
+}
+
+/** Runs the updates and events (inside the caller's transaction); returns the ids of updates that matched no row. */
+export function applyTaskRows(stmts: TaskRowStatements, updates: readonly TaskUpdateArgs[], events: readonly TaskEventArgs[]): string[] {
+  const missing: string[] = [];
+  for (const args of updates) if (stmts.update.run(...args).changes === 0) missing.push(args[12]); // task_id, after the 12 UPDATE_COLUMNS
+  for (const args of events) stmts.insertEvent.run(...args);
+  return missing;
+}
+
 /** listTasks returns at most this many rows per page. */
 export const MAX_TASK_PAGE = 1000;
 
@@ -159,12 +173,7 @@ export class TaskTables {
 
   private applyChanges(changes: TaskChanges): string[] {
     for (const task of changes.inserts ?? []) this.insert(task);
-    const missing: string[] = [];
-    for (const task of changes.updates ?? []) {
-      if (this.q.update.run(...toUpdateArgs(task)).changes === 0) missing.push(task.task_id);
-    }
-    for (const event of changes.events ?? []) this.q.insertEvent.run(...toEventArgs(event));
-    return missing;
+    return applyTaskRows(this.q, (changes.updates ?? []).map(toUpdateArgs), (changes.events ?? []).map(toEventArgs));
   }
 
   /** Callers look up idempotency keys first, so a duplicate here is a bug; say which key clashed. */

@@ -9,7 +9,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { startPassiveCheckpoints } from './passive-checkpoints.js';
-import { TASK_SQL } from './task-tables.js';
+import { applyTaskRows, TASK_SQL, type TaskRowStatements } from './task-tables.js';
 import { writeTransaction } from './write-transaction.js';
 import type { TaskEventArgs, TaskUpdateArgs } from './task-rows.js';
 
@@ -43,15 +43,8 @@ const db = new Database(input.file, { fileMustExist: true, timeout: input.busyTi
 db.pragma('synchronous = NORMAL');
 // The size cap is per connection; without it here the writer would ignore --store-max-size.
 if (input.maxPageCount !== null) db.pragma(`max_page_count = ${input.maxPageCount}`);
-const update = db.prepare<TaskUpdateArgs>(TASK_SQL.update);
-const insertEvent = db.prepare<TaskEventArgs>(TASK_SQL.insertEvent);
-
-const commit = writeTransaction(db, (req: WriteRequest): string[] => {
-  const missing: string[] = [];
-  for (const args of req.updates) if (update.run(...args).changes === 0) missing.push(args[args.length - 1] as string);
-  for (const args of req.events) insertEvent.run(...args);
-  return missing;
-});
+const statements: TaskRowStatements = { update: db.prepare<TaskUpdateArgs>(TASK_SQL.update), insertEvent: db.prepare<TaskEventArgs>(TASK_SQL.insertEvent) };
+const commit = writeTransaction(db, (req: WriteRequest): string[] => applyTaskRows(statements, req.updates, req.events));
 
 function answer(reply: WriteReply): void {
   input.replies.postMessage(reply);
