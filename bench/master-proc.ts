@@ -14,6 +14,8 @@ export class BenchMaster {
   httpPort = 0;
   readonly #args: string[];
   readonly #agent = new Agent({ keepAlive: true });
+  /** Read once: a restart keeps the data dir and so the token, and a latency probe should not time a file read. */
+  #apiToken: string | null = null;
 
   constructor(args: string[] = [], dataDir?: string) {
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'rc-bench-'));
@@ -77,7 +79,7 @@ export class BenchMaster {
    */
   post(path: string, body: unknown, prefer?: string): Promise<{ status: number; body: unknown }> {
     const payload = JSON.stringify(body);
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${this.secret('api-token')}` };
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${(this.#apiToken ??= this.secret('api-token'))}` };
     if (prefer !== undefined) headers['prefer'] = prefer;
     return new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: this.httpPort, path, method: 'POST', headers, agent: this.#agent }, (res) => {
