@@ -101,18 +101,18 @@ export class Worker extends EventEmitter {
     let attempt = 0;
     while (!this.#abort.signal.aborted) {
       this.#setStatus('connecting');
-      const outcome = await this.#runSession();
+      const { outcome, reason } = await this.#runSession();
       if (outcome === 'registered') attempt = 0;
       if (this.#abort.signal.aborted) break;
       const delayMs = nextDelay(attempt++, this.#backoff(), this.#deps.random);
       this.#setStatus('backing_off');
-      this.#deps.log.info({ delay_ms: delayMs, attempt }, RETRY_MESSAGES[outcome]);
+      this.#deps.log.info({ delay_ms: delayMs, attempt, ...(reason === undefined ? {} : { reason }) }, RETRY_MESSAGES[outcome]);
       await sleep(delayMs, undefined, { signal: this.#abort.signal }).catch(() => undefined);
     }
   }
 
-  /** One connection's life; resolves when it ends, saying how far it got. */
-  async #runSession(): Promise<SessionOutcome> {
+  /** One connection's life; resolves when it ends, saying how far it got (and, if it could not connect, why). */
+  async #runSession(): Promise<{ outcome: SessionOutcome; reason?: string }> {
     const { host, port } = this.#deps.master;
     let stream: Duplex;
     try {
@@ -121,7 +121,7 @@ export class Worker extends EventEmitter {
       // A certificate mismatch is worth a warning every time: it may be an impostor.
       const level = String((err as Error).message).includes('does not match') ? 'warn' : 'debug';
       this.#deps.log[level]({ err, host, port }, 'connect failed');
-      return 'unreachable';
+      return { outcome: 'unreachable', reason: connectFailure(err) };
     }
     const deps = { ...this.#deps, pauseReason: () => this.#pauseReason() };
     const session = new Session(stream, deps, this.#deps.runner, (s) => this.#setStatus(s));
@@ -129,8 +129,8 @@ export class Worker extends EventEmitter {
     if (this.#abort.signal.aborted) session.close();
     const registered = await session.done;
     this.#session = null;
-    if (registered) return 'registered';
-    return session.refused ? 'refused' : 'unreachable';
+    if (registered) return { outcome: 'registered' };
+    return { outcome: session.refused ? 'refused' : 'unreachable' };
   }
 
   /** The power policy paused or resumed: tell the master now, not at the next heartbeat. */
@@ -151,6 +151,18 @@ export class Worker extends EventEmitter {
     this.status = status;
     this.emit('status', status);
   }
+}
+
+/**
+ * Why a connect failed, in one line for the retry log: the system's code
+ * (ECONNREFUSED, ENOTFOUND, …) or the message's first line. OpenSSL's
+ * "wrong version number" means the other end does not speak TLS.
+ */
+export function connectFailure(err: unknown): string {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  const text = String(message ?? err).split('\n')[0]!;
+  if (/wrong version number/i.test(text)) return 'TLS handshake failed: the master is not serving TLS on this port (drop --tls, or start rc-master with --tls-cert and --tls-key)';
+  return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
 }
 
 /** Plain TCP, or TLS when configured: pinned by fingerprint, else verified against the system CAs. */

@@ -50,3 +50,12 @@ test('TLS: a self-signed master is safe with a pinned fingerprint, and a wrong p
   const health = JSON.parse(await httpsGet(`https://127.0.0.1:${m.httpPort}/health`, ca)) as { status: string };
   assert.equal(health.status, 'ok', 'HTTP is served over TLS too');
 });
+
+test('a worker told --tls that meets a plain master says why it keeps retrying', async (t) => {
+  const root = tempDir(t);
+  const m = await startMaster(t, { dataDir: join(root, 'master') });
+  const w = startWorker(t, m, { dataDir: join(root, 'w'), deviceId: 'tls-on-plain', extraArgs: ['--tls'] });
+  await waitFor(() => /"reason":"TLS handshake failed: the master is not serving TLS on this port[^"]*","msg":"master unreachable; retrying"/.test(w.output()), 10_000, () => `the retry line gives the reason:\n${w.output()}`);
+  const rows = (await (await fetch(`${m.httpUrl}/text/devices?format=json`)).json()) as Array<{ device_id: string }>;
+  assert.equal(rows.some((r) => r.device_id === 'tls-on-plain'), false, 'it never registered');
+});
